@@ -1,0 +1,103 @@
+"""Settings for every chunkwise process, read from ``CHUNKWISE_*`` environment variables.
+
+Settings are never built at import time: code asks :func:`get_settings` (cached) or takes a
+``Settings`` argument, so tests and launchers can build their own.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_DATA_DIR = Path(".chunkwise")
+
+
+class Settings(BaseSettings):
+    """Everything a chunkwise process can be told from outside."""
+
+    model_config = SettingsConfigDict(env_prefix="CHUNKWISE_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=DEFAULT_DATA_DIR,
+        description="Where `chunkwise up` keeps its SQLite file, embedded broker data and PID files.",
+    )
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the job store; empty means a SQLite file in data_dir.",
+    )
+    broker_url: str = Field(
+        default="",
+        description="Celery broker URL; empty means `chunkwise up` starts an embedded Redis server.",
+    )
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_url: str = Field(
+        default="",
+        description="Base URL the CLI talks to; empty means http://API_HOST:API_PORT.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"],
+        description="Comma-separated origins allowed by CORS.",
+    )
+
+    max_chunks: int = Field(default=128, ge=1, description="Largest chunk count a job may ask for.")
+    prime_count_max_n: int = Field(
+        default=10**13, ge=10_000, description="Largest n a prime_count job may ask for."
+    )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+
+    worker_heartbeat_s: float = Field(
+        default=2.0, gt=0, description="How often a worker tells the store it is alive."
+    )
+    worker_ttl_s: float = Field(
+        default=8.0, gt=0, description="A worker silent for this long is no longer counted live."
+    )
+    visibility_timeout_s: int = Field(
+        default=3600, ge=1, description="Redis transport: when an unacknowledged chunk is redelivered."
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_psycopg(cls, value: str) -> str:
+        """Point bare PostgreSQL URLs at psycopg 3, the driver chunkwise installs."""
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The store URL, defaulting to a SQLite file inside ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'chunkwise.db').resolve()}"
+
+    @property
+    def resolved_api_url(self) -> str:
+        """The API base URL the CLI uses."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::") else self.api_host
+        return f"http://{host}:{self.api_port}"
+
+    def workload_limits(self) -> dict[str, int]:
+        """Bounds handed to workload parameter validation as pydantic context."""
+        return {"prime_count_max_n": self.prime_count_max_n}
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, built on first use."""
+    return Settings()
