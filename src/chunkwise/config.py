@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEFAULT_DATA_DIR = Path(".chunkwise")
 
@@ -24,7 +23,7 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR,
-        description="Where `chunkwise up` keeps its SQLite file, embedded broker data and PID files.",
+        description="Where `chunkwise up` keeps its SQLite file, broker data and PID files.",
     )
     database_url: str = Field(
         default="",
@@ -32,7 +31,7 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="",
-        description="Celery broker URL; empty means `chunkwise up` starts an embedded Redis server.",
+        description="Celery broker URL; empty: `chunkwise up` starts an embedded Redis server.",
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
@@ -58,7 +57,9 @@ class Settings(BaseSettings):
         default=8.0, gt=0, description="A worker silent for this long is no longer counted live."
     )
     visibility_timeout_s: int = Field(
-        default=3600, ge=1, description="Redis transport: when an unacknowledged chunk is redelivered."
+        default=3600,
+        ge=1,
+        description="Redis transport: when an unacknowledged chunk is redelivered.",
     )
 
     @field_validator("cors_origins", mode="before")

@@ -1,0 +1,3 @@
+from chunkwise.cli import main
+
+main()

@@ -1,0 +1,85 @@
+"""The FastAPI application: `create_app(settings)` wires routes, errors, CORS and limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+
+from chunkwise import __version__
+from chunkwise.api.body_limit import BodyLimitMiddleware
+from chunkwise.api.routes import jobs, system
+from chunkwise.config import Settings, get_settings
+from chunkwise.engine import create_celery
+from chunkwise.errors import (
+    ChunkwiseError,
+    InvalidJobError,
+    JobNotFoundError,
+    ServiceUnavailableError,
+)
+from chunkwise.store import Store
+
+STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
+    (InvalidJobError, 400),
+    (JobNotFoundError, 404),
+    (ServiceUnavailableError, 503),
+]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The API for `settings` (the process settings when None)."""
+    settings = settings or get_settings()
+    store = Store(settings.resolved_database_url)
+    celery = create_celery(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store.create_schema()
+        yield
+        celery.close()
+        store.dispose()
+
+    app = FastAPI(
+        title="chunkwise",
+        version=__version__,
+        summary="Distributed background computation: chunked jobs, live progress, exact results.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.celery = celery
+    app.include_router(jobs.router)
+    app.include_router(system.router)
+    _add_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+    )
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ChunkwiseError)
+    async def chunkwise_error(_: Request, exc: Exception) -> JSONResponse:
+        status = next(code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind))
+        field = exc.field if isinstance(exc, InvalidJobError) else None
+        return JSONResponse({"detail": str(exc), "field": field}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        messages, fields = [], []
+        for error in exc.errors():
+            location = [str(part) for part in error.get("loc", ()) if part != "body"]
+            where = ".".join(location) or "body"
+            fields.append(where)
+            messages.append(f"{where}: {error.get('msg', 'invalid')}")
+        field = fields[0] if fields else None
+        return JSONResponse({"detail": "; ".join(messages), "field": field}, status_code=400)

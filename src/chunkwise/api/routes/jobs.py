@@ -1,0 +1,99 @@
+"""Jobs: submit, look up, list."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response, status
+
+from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
+from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
+from chunkwise.engine import submit_job
+from chunkwise.errors import JobNotFoundError
+from chunkwise.store import Job, jobs
+from chunkwise.store.models import utcnow
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+ERRORS = {
+    400: {"model": ErrorBody, "description": "Invalid request"},
+    404: {"model": ErrorBody, "description": "No such job"},
+    503: {"model": ErrorBody, "description": "Broker or store unreachable"},
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={k: ERRORS[k] for k in (400, 503)},
+)
+def create_job(
+    body: JobCreate, response: Response, store: StoreDep, celery: CeleryDep, settings: SettingsDep
+) -> JobAccepted:
+    """Submit a job; it is split into chunks that workers compute in parallel."""
+    job = submit_job(
+        store,
+        celery,
+        kind=body.kind,
+        params=body.params,
+        chunks=body.chunks,
+        limits=settings.workload_limits(),
+    )
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return JobAccepted(job_id=job.id, status=job.state)
+
+
+@router.get("", responses={400: ERRORS[400], 503: ERRORS[503]})
+def list_jobs(
+    store: StoreDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> JobPage:
+    """Jobs, newest first, a page at a time."""
+    with store.reader() as session:
+        page = jobs.list_jobs(session, limit=limit, offset=offset)
+        total = jobs.count_jobs(session)
+    next_offset = offset + len(page) if offset + len(page) < total else None
+    return JobPage(
+        items=[job_view(job) for job in page],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_offset=next_offset,
+    )
+
+
+@router.get("/{job_id}", responses={404: ERRORS[404], 503: ERRORS[503]})
+def get_job(job_id: str, store: StoreDep) -> JobView:
+    """A job's state, progress and, once finished, its result or error."""
+    with store.reader() as session:
+        job = jobs.get_job(session, parse_job_id(job_id))
+    if job is None:
+        raise JobNotFoundError(f"no job with id {job_id}")
+    return job_view(job)
+
+
+def parse_job_id(job_id: str) -> uuid.UUID:
+    """The job id as a UUID; a malformed id names no job."""
+    try:
+        return uuid.UUID(job_id)
+    except ValueError:
+        raise JobNotFoundError(f"no job with id {job_id!r}: job ids are UUIDs") from None
+
+
+def job_view(job: Job) -> JobView:
+    end = job.finished_at or utcnow()
+    return JobView(
+        job_id=job.id,
+        kind=job.kind,
+        params=job.params,
+        state=job.state,
+        progress=Progress(completed=job.completed_chunks, total=job.total_chunks),
+        result=job.result,
+        error=job.error,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        duration_sec=round((end - job.created_at).total_seconds(), 3),
+    )

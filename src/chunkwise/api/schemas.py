@@ -1,0 +1,80 @@
+"""The API's request and response bodies, separate from the store's models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+MAX_CHUNKS = 128
+
+
+class JobCreate(BaseModel):
+    """A job request: which workload kind, its parameters, and how many chunks."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"kind": "prime_count", "params": {"n": 200000}, "chunks": 16}]
+        },
+    )
+
+    kind: str = Field(description="Workload kind, e.g. prime_count or sum_range.", max_length=64)
+    params: dict[str, Any] = Field(default_factory=dict, description="The kind's parameters.")
+    chunks: int = Field(
+        default=8, ge=1, le=MAX_CHUNKS, description="How many chunks to split into."
+    )
+
+
+class JobAccepted(BaseModel):
+    job_id: uuid.UUID
+    status: str = Field(description="The job's state when accepted: PENDING.")
+
+
+class Progress(BaseModel):
+    completed: int = Field(description="Chunks whose partial result is recorded.")
+    total: int
+
+
+class JobView(BaseModel):
+    """A job as the API shows it."""
+
+    job_id: uuid.UUID
+    kind: str
+    params: dict[str, Any]
+    state: Literal["PENDING", "STARTED", "PROGRESS", "SUCCESS", "FAILURE"]
+    progress: Progress
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_sec: float = Field(description="Seconds from submission to the end, or so far.")
+
+
+class JobPage(BaseModel):
+    items: list[JobView]
+    total: int
+    limit: int
+    offset: int
+    next_offset: int | None = Field(description="Offset of the next page, or null at the end.")
+
+
+class WorkloadKind(BaseModel):
+    kind: str
+    description: str
+    params_schema: dict[str, Any]
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    workers: int = Field(description="Worker processes heard from recently.")
+    broker: Literal["ok", "unreachable"]
+    database: Literal["ok", "unreachable"]
+
+
+class ErrorBody(BaseModel):
+    detail: str
+    field: str | None = None

@@ -1,0 +1,195 @@
+"""The `chunkwise` command: run the system (`up`, `api`, `worker`) and drive jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from chunkwise.client import ApiClient, ApiError
+from chunkwise.config import Settings, get_settings
+
+app = typer.Typer(
+    name="chunkwise",
+    help="Distributed background computation: chunked jobs, live progress, exact results.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console()
+TERMINAL_STATES = ("SUCCESS", "FAILURE")
+API_READY_TIMEOUT_S = 60.0
+WATCH_INTERVAL_S = 0.2
+
+
+@app.command()
+def up(
+    workers: Annotated[
+        int, typer.Option(help="Worker processes to start; default: one per core.", min=1)
+    ] = os.cpu_count() or 1,
+    host: Annotated[str | None, typer.Option(help="API host; default CHUNKWISE_API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="API port; default CHUNKWISE_API_PORT.")] = None,
+) -> None:
+    """Run the whole system on this machine: broker, workers, API and dashboard."""
+    from chunkwise.launcher import LocalSystem
+
+    settings = get_settings()
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["api_host"] = host
+    if port is not None:
+        overrides["api_port"] = port
+    settings = settings.model_copy(update=overrides)
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
+    with LocalSystem(settings, workers=workers, console=console) as system:
+        system.run_until(stopping)
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Host to bind; default CHUNKWISE_API_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port; default CHUNKWISE_API_PORT.")] = None,
+) -> None:
+    """Run the HTTP API alone (the broker and database come from settings)."""
+    import uvicorn
+
+    from chunkwise.api import create_app
+
+    settings = get_settings()
+    _require_broker(settings)
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        log_level="info",
+    )
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int, typer.Option(help="Chunks computed at once (pool processes).", min=1)
+    ] = 1,
+    name: Annotated[
+        str | None, typer.Option(help="Node name; default chunkwise-<pid>@<host>.")
+    ] = None,
+    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+) -> None:
+    """Run one worker process that computes chunks from the broker."""
+    from chunkwise.engine.worker import run_worker
+
+    settings = get_settings()
+    _require_broker(settings)
+    run_worker(settings, concurrency=concurrency, name=name, loglevel=loglevel)
+
+
+@app.command()
+def submit(
+    kind: Annotated[str, typer.Argument(help="Workload kind, e.g. prime_count or sum_range.")],
+    n: Annotated[int | None, typer.Option(help="Shorthand for --param n=N.")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="A parameter as key=value (value parsed as JSON)."),
+    ] = None,
+    chunks: Annotated[int, typer.Option(help="How many chunks.", min=1)] = 8,
+    watch: Annotated[bool, typer.Option(help="Show live progress until the job ends.")] = False,
+) -> None:
+    """Submit a job through the HTTP API; with --watch, follow it to its result."""
+    params = _parse_params(param or [])
+    if n is not None:
+        params["n"] = n
+    with ApiClient(get_settings().resolved_api_url) as client:
+        accepted = _or_exit(lambda: client.submit(kind, params, chunks))
+        job_id = accepted["job_id"]
+        console.print(f"job [bold]{job_id}[/] accepted ({accepted['status']})")
+        if watch:
+            job = _watch(client, job_id)
+            _print_outcome(job)
+            raise typer.Exit(0 if job["state"] == "SUCCESS" else 1)
+
+
+@app.command()
+def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
+    """Show one job as JSON."""
+    with ApiClient(get_settings().resolved_api_url) as client:
+        console.print_json(json.dumps(_or_exit(lambda: client.job(job_id))))
+
+
+def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
+    """Poll the job until it ends, drawing a progress bar of completed chunks."""
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        bar = progress.add_task("PENDING", total=None)
+        while True:
+            job = _or_exit(lambda: client.job(job_id))
+            done, total = job["progress"]["completed"], job["progress"]["total"]
+            progress.update(bar, description=job["state"], completed=done, total=total)
+            if job["state"] in TERMINAL_STATES:
+                return job
+            time.sleep(WATCH_INTERVAL_S)
+
+
+def _print_outcome(job: dict[str, Any]) -> None:
+    if job["state"] == "SUCCESS":
+        console.print_json(json.dumps(job["result"]))
+    else:
+        console.print(f"[red]{job['state']}[/]: {job.get('error')}")
+
+
+def _parse_params(pairs: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="--param")
+        try:
+            params[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            params[key] = raw
+    return params
+
+
+def _or_exit(call: Any) -> dict[str, Any]:
+    try:
+        result: dict[str, Any] = call()
+        return result
+    except ApiError as exc:
+        console.print(f"[red]error[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def _require_broker(settings: Settings) -> None:
+    if not settings.broker_url:
+        console.print(
+            "[red]CHUNKWISE_BROKER_URL is not set.[/] Point it at a Redis or RabbitMQ broker, "
+            "or run `chunkwise up`, which starts one."
+        )
+        raise typer.Exit(2)
+
+
+def default_host() -> str:
+    return socket.gethostname()
+
+
+def main() -> None:
+    app(prog_name="chunkwise")
+
+
+if __name__ == "__main__":
+    main()
+    sys.exit(0)

@@ -1,0 +1,52 @@
+"""The Celery application, built from settings.
+
+Delivery settings follow from one rule: a chunk may be delivered more than once, and the
+store makes that harmless. `acks_late` with `task_reject_on_worker_lost` puts a chunk
+back on the queue when the process computing it dies, and prefetch 1 means a dead
+worker strands only the chunk it was running. Results never go through Celery: workers
+write partials to the store, and nothing waits on a Celery result.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from chunkwise.config import Settings
+
+CHUNK_QUEUE = "chunkwise"
+RUN_CHUNK_TASK = "chunkwise.run_chunk"
+
+PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0.0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+"""Publishing gives up within about a second, so the API answers 503 instead of hanging."""
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app configured for chunk delivery on `settings.broker_url`."""
+    if not settings.broker_url:
+        raise ValueError("CHUNKWISE_BROKER_URL is not set")
+    app = Celery("chunkwise", broker=settings.broker_url, set_as_current=False)
+    vt = settings.visibility_timeout_s
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_ignore_result=True,
+        result_backend=None,
+        task_serializer="json",
+        accept_content=["json"],
+        task_default_queue=CHUNK_QUEUE,
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=2.0,
+        broker_transport_options={"visibility_timeout": vt},
+        visibility_timeout=vt,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        worker_send_task_events=False,
+        worker_hijack_root_logger=False,
+    )
+    return app

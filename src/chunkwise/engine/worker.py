@@ -1,0 +1,67 @@
+"""Running a chunkwise worker: a Celery worker node wired to the store."""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from chunkwise.config import Settings
+from chunkwise.engine.celery_app import CHUNK_QUEUE, create_celery
+from chunkwise.engine.dispatch import ChunkRunner
+from chunkwise.engine.heartbeat import Heartbeat
+from chunkwise.engine.tasks import register_tasks
+from chunkwise.store import Store
+from chunkwise.workloads import get_workload, workload_kinds
+
+
+def default_worker_name() -> str:
+    """A node name unique per process, so several workers on one host are told apart."""
+    return f"chunkwise-{os.getpid()}@{socket.gethostname()}"
+
+
+def build_worker_app(settings: Settings, store: Store) -> Celery:
+    """The Celery app of a worker process, with the chunk task registered."""
+    app = create_celery(settings)
+    register_tasks(app, ChunkRunner(store, settings.workload_limits()))
+    return app
+
+
+def warm_up_workloads() -> None:
+    """Compile kernels and build tables before the first chunk arrives."""
+    for kind in workload_kinds():
+        get_workload(kind).warm_up()
+
+
+def run_worker(
+    settings: Settings, *, concurrency: int, name: str | None = None, loglevel: str = "INFO"
+) -> None:
+    """Run a worker node until it is told to stop (SIGTERM or Ctrl-C)."""
+    node = name or default_worker_name()
+    store = Store(settings.resolved_database_url)
+    store.create_schema()
+    app = build_worker_app(settings, store)
+    heartbeat = Heartbeat(store, name=node, interval_s=settings.worker_heartbeat_s)
+
+    def on_process_init(**_: Any) -> None:
+        store.reset_after_fork()
+        warm_up_workloads()
+
+    worker_process_init.connect(on_process_init, weak=False)
+    worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
+    worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
+    app.worker_main(
+        [
+            "worker",
+            f"--hostname={node}",
+            f"--concurrency={concurrency}",
+            "--pool=prefork",
+            f"--queues={CHUNK_QUEUE}",
+            f"--loglevel={loglevel}",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )

@@ -1,0 +1,39 @@
+"""The errors chunkwise raises, one tree, mapped to HTTP status codes in one API handler.
+
+ChunkwiseError
+ ├── InvalidJobError        400  a job request that cannot be run as asked
+ ├── JobNotFoundError       404  no job with that id
+ └── ServiceUnavailableError 503  a part the request needs does not answer
+      ├── BrokerUnavailableError
+      └── StoreUnavailableError
+"""
+
+from __future__ import annotations
+
+
+class ChunkwiseError(Exception):
+    """Base of every error chunkwise raises on purpose."""
+
+
+class InvalidJobError(ChunkwiseError):
+    """Raised when a job request names an unknown kind or carries invalid parameters."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class JobNotFoundError(ChunkwiseError):
+    """Raised when no job has the id asked for."""
+
+
+class ServiceUnavailableError(ChunkwiseError):
+    """Raised when a service the request needs (broker, store) does not answer."""
+
+
+class BrokerUnavailableError(ServiceUnavailableError):
+    """Raised when chunk messages cannot be published to the broker."""
+
+
+class StoreUnavailableError(ServiceUnavailableError):
+    """Raised when the job store cannot be reached."""

@@ -1,0 +1,152 @@
+"""Data access for jobs and chunks. Functions take the session first and keywords after.
+
+Chunk accounting is exactly-once in effect: a chunk's partial is written only while the
+chunk has none (`partial IS NULL`), and the job's completed count moves in the same
+transaction and only when that write happened, so a redelivered chunk changes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, delete, func, select, update
+from sqlalchemy.orm import Session
+
+from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState, utcnow
+
+_TERMINAL = [state.value for state in TERMINAL_STATES]
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """What recording one chunk did to its job."""
+
+    recorded: bool
+    """False when the chunk already had a partial (a redelivery) or the job was over."""
+    completed: int
+    total: int
+    job_state: JobState
+
+    @property
+    def all_done(self) -> bool:
+        return self.completed >= self.total
+
+
+def create_job(
+    session: Session, *, kind: str, params: dict[str, Any], specs: Sequence[dict[str, Any]]
+) -> Job:
+    """Add a PENDING job and its chunks; the caller's transaction commits them."""
+    job = Job(
+        id=uuid.uuid4(),
+        kind=kind,
+        params=params,
+        state=JobState.PENDING,
+        total_chunks=len(specs),
+        completed_chunks=0,
+        created_at=utcnow(),
+    )
+    session.add(job)
+    session.flush()
+    session.add_all(Chunk(job_id=job.id, index=i, spec=spec) for i, spec in enumerate(specs))
+    return job
+
+
+def get_job(session: Session, job_id: uuid.UUID) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def list_jobs(session: Session, *, limit: int, offset: int) -> list[Job]:
+    """Jobs newest first."""
+    query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def count_jobs(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Job)) or 0
+
+
+def list_chunks(session: Session, *, job_id: uuid.UUID) -> list[Chunk]:
+    return list(session.scalars(select(Chunk).where(Chunk.job_id == job_id).order_by(Chunk.index)))
+
+
+def delete_job(session: Session, *, job_id: uuid.UUID) -> None:
+    session.execute(delete(Chunk).where(Chunk.job_id == job_id))
+    session.execute(delete(Job).where(Job.id == job_id))
+
+
+def mark_started(session: Session, *, job_id: uuid.UUID) -> bool:
+    """Move a PENDING job to STARTED; False when it had already moved on."""
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state == JobState.PENDING)
+        .values(state=JobState.STARTED, started_at=utcnow())
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def record_chunk(
+    session: Session, *, job_id: uuid.UUID, index: int, partial: Any, worker: str
+) -> ChunkRecord:
+    """Keep a chunk's partial once and count it; a second recording changes nothing."""
+    now = utcnow()
+    written = session.execute(
+        update(Chunk)
+        .where(Chunk.job_id == job_id, Chunk.index == index, Chunk.partial.is_(None))
+        .values(partial=partial, worker=worker, finished_at=now)
+    )
+    if getattr(written, "rowcount", 0):
+        row = session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.state.not_in(_TERMINAL))
+            .values(
+                completed_chunks=Job.completed_chunks + 1,
+                state=JobState.PROGRESS,
+                started_at=func.coalesce(Job.started_at, now),
+            )
+            .returning(Job.completed_chunks, Job.total_chunks, Job.state)
+        ).one_or_none()
+        if row is not None:
+            return ChunkRecord(True, row[0], row[1], JobState(row[2]))
+    job = session.execute(
+        select(Job.completed_chunks, Job.total_chunks, Job.state).where(Job.id == job_id)
+    ).one()
+    return ChunkRecord(False, job[0], job[1], JobState(job[2]))
+
+
+def chunk_partials(session: Session, *, job_id: uuid.UUID) -> list[Any]:
+    """Every recorded partial of a job, in chunk order."""
+    query = select(Chunk.partial).where(Chunk.job_id == job_id).order_by(Chunk.index)
+    return list(session.scalars(query))
+
+
+def finish_job(session: Session, *, job_id: uuid.UUID, result: dict[str, Any]) -> bool:
+    """Store the result and move the job to SUCCESS, once; False if it had already ended."""
+    return _end_job(session, job_id, state=JobState.SUCCESS, result=result)
+
+
+def fail_job(session: Session, *, job_id: uuid.UUID, error: str) -> bool:
+    """Move the job to FAILURE with its error, once; False if it had already ended."""
+    return _end_job(session, job_id, state=JobState.FAILURE, error=error)
+
+
+def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: Any) -> bool:
+    now = utcnow()
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.state.not_in(_TERMINAL))
+        .values(
+            state=state,
+            finished_at=now,
+            started_at=case((Job.started_at.is_(None), now), else_=Job.started_at),
+            **values,
+        )
+    )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def job_created_at(session: Session, *, job_id: uuid.UUID) -> datetime | None:
+    return session.scalar(select(Job.created_at).where(Job.id == job_id))
