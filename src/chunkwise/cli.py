@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
-import sys
-import threading
 import time
 from typing import Annotated, Any
 
@@ -26,7 +22,6 @@ app = typer.Typer(
 )
 console = Console()
 TERMINAL_STATES = ("SUCCESS", "FAILURE")
-API_READY_TIMEOUT_S = 60.0
 WATCH_INTERVAL_S = 0.2
 
 
@@ -48,16 +43,16 @@ def up(
     if port is not None:
         overrides["api_port"] = port
     settings = settings.model_copy(update=overrides)
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     with LocalSystem(settings, workers=workers, console=console) as system:
-        system.run_until(stopping)
+        code = system.run()
+    raise typer.Exit(code)
 
 
 @app.command()
 def api(
-    host: Annotated[str | None, typer.Option(help="Host to bind; default CHUNKWISE_API_HOST.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Host to bind; default CHUNKWISE_API_HOST.")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default CHUNKWISE_API_PORT.")] = None,
 ) -> None:
     """Run the HTTP API alone (the broker and database come from settings)."""
@@ -182,14 +177,9 @@ def _require_broker(settings: Settings) -> None:
         raise typer.Exit(2)
 
 
-def default_host() -> str:
-    return socket.gethostname()
-
-
 def main() -> None:
     app(prog_name="chunkwise")
 
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

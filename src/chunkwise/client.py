@@ -24,7 +24,9 @@ class ApiClient:
         self._http.close()
 
     def submit(self, kind: str, params: dict[str, Any], chunks: int) -> dict[str, Any]:
-        return self._call("POST", "/api/jobs", json={"kind": kind, "params": params, "chunks": chunks})
+        return self._call(
+            "POST", "/api/jobs", json={"kind": kind, "params": params, "chunks": chunks}
+        )
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/jobs/{job_id}")

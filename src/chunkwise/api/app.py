@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from chunkwise import __version__
-from chunkwise.api.body_limit import BodyLimitMiddleware
+from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
 from chunkwise.api.routes import jobs, system
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
@@ -61,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(FormBodyAsJsonMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
 
@@ -77,6 +78,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         messages, fields = [], []
         for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                fields.append("body")
+                messages.append(f"body: not valid JSON ({error.get('ctx', {}).get('error')})")
+                continue
             location = [str(part) for part in error.get("loc", ()) if part != "body"]
             where = ".".join(location) or "body"
             fields.append(where)

