@@ -54,6 +54,7 @@ def api(
         str | None, typer.Option(help="Host to bind; default CHUNKWISE_API_HOST.")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default CHUNKWISE_API_PORT.")] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
 ) -> None:
     """Run the HTTP API alone (the broker and database come from settings)."""
     import uvicorn
@@ -66,7 +67,7 @@ def api(
         create_app(settings),
         host=host or settings.api_host,
         port=settings.api_port if port is None else port,
-        log_level="info",
+        log_level=log_level,
     )
 
 

@@ -29,7 +29,11 @@ def test_a_new_job_is_pending_with_its_chunks(store: Store) -> None:
     assert job is not None
     assert (job.state, job.completed_chunks, job.total_chunks) == (JobState.PENDING, 0, 3)
     assert job.created_at.tzinfo is not None
-    assert [chunk.spec for chunk in chunks] == [{"lo": 0, "hi": 0}, {"lo": 1, "hi": 1}, {"lo": 2, "hi": 2}]
+    assert [chunk.spec for chunk in chunks] == [
+        {"lo": 0, "hi": 0},
+        {"lo": 1, "hi": 1},
+        {"lo": 2, "hi": 2},
+    ]
     assert all(chunk.partial is None for chunk in chunks)
 
 

@@ -14,7 +14,7 @@ from chunkwise.engine.dispatch import ChunkRunner
 def register_tasks(app: Celery, runner: ChunkRunner) -> Task:
     """Register the chunk task on `app`, computing with `runner`."""
 
-    @app.task(name=RUN_CHUNK_TASK, bind=True)  # type: ignore[untyped-decorator]
+    @app.task(name=RUN_CHUNK_TASK, bind=True, shared=False)  # type: ignore[untyped-decorator]
     def run_chunk(self: Task, job_id: str, index: int, kind: str, spec: dict[str, Any]) -> None:
         worker = self.request.hostname or "unknown"
         runner.run(job_id=uuid.UUID(job_id), index=index, kind=kind, spec=spec, worker=worker)

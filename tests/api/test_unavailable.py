@@ -1,0 +1,81 @@
+"""With the broker down, the API says so with 503s, never a 500, and keeps no half job."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from chunkwise.config import Settings
+from chunkwise.store import Store, jobs
+from chunkwise.supervisor import ProcessGroup
+from tests.live import chunkwise_argv, free_port
+from tests.waiting import wait_for
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    # Nothing listens on this port: the broker is down.
+    return Settings(
+        data_dir=tmp_path,
+        broker_url=f"redis://127.0.0.1:{free_port()}/0",
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        api_port=free_port(),
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[httpx.Client]:
+    """The API alone, in its own process, with no broker behind it."""
+    env = {
+        **os.environ,
+        "CHUNKWISE_BROKER_URL": settings.broker_url,
+        "CHUNKWISE_DATABASE_URL": settings.database_url,
+        "CHUNKWISE_API_PORT": str(settings.api_port),
+    }
+    with (
+        ProcessGroup() as group,
+        httpx.Client(base_url=settings.resolved_api_url, timeout=10) as client,
+    ):
+        group.spawn("api", chunkwise_argv("api", "--log-level", "warning"), env)
+        wait_for(lambda: _answers(client), timeout_s=30, what="the API to start")
+        yield client
+
+
+def _answers(client: httpx.Client) -> bool:
+    try:
+        client.get("/")
+        return True
+    except httpx.HTTPError:
+        return False
+
+
+def test_health_is_503_naming_the_broker(client: httpx.Client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "workers": 0,
+        "broker": "unreachable",
+        "database": "ok",
+    }
+
+
+def test_a_job_submitted_while_the_broker_is_down_is_503_and_not_kept(
+    client: httpx.Client, settings: Settings
+) -> None:
+    response = client.post(
+        "/api/jobs", json={"kind": "prime_count", "params": {"n": 200000}, "chunks": 16}
+    )
+    assert response.status_code == 503
+    assert "broker" in response.json()["detail"]
+    with Store(settings.resolved_database_url).reader() as session:
+        assert jobs.count_jobs(session) == 0
+
+
+def test_validation_still_answers_400(client: httpx.Client) -> None:
+    response = client.post("/api/jobs", json={"kind": "prime_count", "params": {"n": 1}})
+    assert response.status_code == 400

@@ -1,0 +1,101 @@
+"""The command line: `chunkwise up` runs and stops the whole system; `submit --watch`."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.live import LiveSystem, chunkwise_argv, free_port
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def test_submit_watch_shows_progress_and_the_result(live: LiveSystem) -> None:
+    env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
+    argv = chunkwise_argv("submit", "prime_count", "--n", "1000000", "--chunks", "32", "--watch")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "SUCCESS" in done.stdout and "32/32" in done.stdout
+    assert '"prime_count": 78498' in done.stdout
+
+
+def test_submit_reports_a_rejected_job_and_fails(live: LiveSystem) -> None:
+    env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
+    argv = chunkwise_argv("submit", "prime_count", "--n", "9999")
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "400" in done.stdout and "params.n" in done.stdout
+
+
+def processes_started_from(data_dir: Path) -> list[int]:
+    """PIDs of live (non-zombie) processes whose environment names `data_dir`."""
+    marker = f"CHUNKWISE_DATA_DIR={data_dir}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in environ.split(b"\0") and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_up_runs_everything_and_stops_leaving_nothing(
+    tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHUNKWISE_")} | {
+        "CHUNKWISE_DATA_DIR": str(tmp_path),
+        "CHUNKWISE_API_PORT": str(port),
+    }
+    up = subprocess.Popen(
+        chunkwise_argv("up", "--workers", "2"),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
+
+            def two_workers() -> bool:
+                try:
+                    return http.get("/health").json().get("workers") == 2
+                except (httpx.HTTPError, ValueError):
+                    return False
+
+            wait_for(two_workers, timeout_s=90, what="`chunkwise up` to report two workers")
+            job_id = http.post(
+                "/api/jobs", json={"kind": "sum_range", "params": {"n": 10_000}, "chunks": 8}
+            ).json()["job_id"]
+            job = wait_for(
+                lambda: (
+                    (body := http.get(f"/api/jobs/{job_id}").json())["state"] == "SUCCESS" and body
+                ),
+                timeout_s=60,
+                what="the job",
+            )
+            assert job["result"]["sum"] == 50005000
+        assert (tmp_path / "broker" / "broker.pid").exists()
+        up.send_signal(stop_signal)
+        assert up.wait(timeout=60) == 0
+        wait_for(
+            lambda: not processes_started_from(tmp_path),
+            timeout_s=30,
+            what="every process of `chunkwise up` to exit",
+        )
+        assert not (tmp_path / "broker" / "broker.pid").exists()
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()

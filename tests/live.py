@@ -1,0 +1,117 @@
+"""A live chunkwise system for tests: real Valkey, real worker processes, the API over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from chunkwise.config import Settings
+from chunkwise.embedded_broker import EmbeddedBroker
+from chunkwise.store import Store
+from chunkwise.supervisor import ProcessGroup
+from tests.waiting import wait_for
+
+STARTUP_TIMEOUT_S = 60.0
+JOB_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def chunkwise_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "chunkwise", *args]
+
+
+@dataclass
+class LiveSystem:
+    """Handles on a running system: its HTTP client, store, settings and processes."""
+
+    http: httpx.Client
+    store: Store
+    settings: Settings
+    worker_names: list[str]
+    group: ProcessGroup
+    env: dict[str, str]
+
+    def submit(self, kind: str, params: dict[str, Any], chunks: int) -> str:
+        response = self.http.post(
+            "/api/jobs", json={"kind": kind, "params": params, "chunks": chunks}
+        )
+        assert response.status_code == 202, response.text
+        job_id: str = response.json()["job_id"]
+        return job_id
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = self.http.get(f"/api/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait_finished(self, job_id: str, timeout_s: float = JOB_TIMEOUT_S) -> dict[str, Any]:
+        def finished() -> dict[str, Any] | None:
+            job = self.job(job_id)
+            return job if job["state"] in ("SUCCESS", "FAILURE") else None
+
+        return wait_for(finished, timeout_s=timeout_s, what=f"job {job_id} to finish")
+
+    def live_workers(self) -> int:
+        response = self.http.get("/health")
+        workers: int = response.json()["workers"]
+        return workers
+
+
+@contextmanager
+def live_system(root: Path, *, workers: int = 2) -> Iterator[LiveSystem]:
+    """Start broker, workers and API under `root`; stop and reap everything on exit."""
+    with EmbeddedBroker(root / "broker", appendonly=True) as broker:
+        port = free_port()
+        env = {
+            **os.environ,
+            "CHUNKWISE_DATA_DIR": str(root),
+            "CHUNKWISE_BROKER_URL": broker.url,
+            "CHUNKWISE_DATABASE_URL": f"sqlite:///{root / 'chunkwise.db'}",
+            "CHUNKWISE_API_PORT": str(port),
+            "CHUNKWISE_WORKER_HEARTBEAT_S": "0.5",
+            "CHUNKWISE_WORKER_TTL_S": "3",
+        }
+        settings = Settings(
+            data_dir=root,
+            broker_url=env["CHUNKWISE_BROKER_URL"],
+            database_url=env["CHUNKWISE_DATABASE_URL"],
+            api_port=port,
+        )
+        store = Store(settings.resolved_database_url)
+        store.create_schema()
+        names = [f"worker{number}@test" for number in range(1, workers + 1)]
+        with ProcessGroup() as group, httpx.Client(base_url=settings.resolved_api_url) as http:
+            for name in names:
+                argv = chunkwise_argv("worker", "--name", name, "--loglevel", "WARNING")
+                group.spawn(name, argv, env)
+            group.spawn("api", chunkwise_argv("api", "--log-level", "warning"), env)
+            system = LiveSystem(http, store, settings, names, group, env)
+            wait_for(
+                lambda: _answers(http) and system.live_workers() == workers,
+                timeout_s=STARTUP_TIMEOUT_S,
+                what=f"the API to report {workers} live workers",
+            )
+            yield system
+        store.dispose()
+
+
+def _answers(http: httpx.Client) -> bool:
+    try:
+        return http.get("/health").status_code == 200
+    except httpx.HTTPError:
+        return False
