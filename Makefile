@@ -11,9 +11,11 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev lint typecheck
 	$(BIN)/pytest
 
+CODE := $(wildcard src tests bench)
+
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
