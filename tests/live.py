@@ -62,7 +62,7 @@ class LiveSystem:
     def wait_finished(self, job_id: str, timeout_s: float = JOB_TIMEOUT_S) -> dict[str, Any]:
         def finished() -> dict[str, Any] | None:
             job = self.job(job_id)
-            return job if job["state"] in ("SUCCESS", "FAILURE") else None
+            return job if job["state"] in ("SUCCESS", "FAILURE", "CANCELLED") else None
 
         return wait_for(finished, timeout_s=timeout_s, what=f"job {job_id} to finish")
 

@@ -21,7 +21,7 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-TERMINAL_STATES = ("SUCCESS", "FAILURE")
+TERMINAL_STATES = ("SUCCESS", "FAILURE", "CANCELLED")
 WATCH_INTERVAL_S = 0.2
 
 
@@ -109,9 +109,17 @@ def submit(
         job_id = accepted["job_id"]
         console.print(f"job [bold]{job_id}[/] accepted ({accepted['status']})")
         if watch:
-            job = _watch(client, job_id)
+            job = _watch_or_cancel(client, job_id)
             _print_outcome(job)
             raise typer.Exit(0 if job["state"] == "SUCCESS" else 1)
+
+
+@app.command()
+def cancel(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
+    """Cancel a running job; its remaining chunks are skipped."""
+    with ApiClient(get_settings().resolved_api_url) as client:
+        job = _or_exit(lambda: client.cancel(job_id))
+    console.print(f"job [bold]{job_id}[/] {job['state']}")
 
 
 @app.command()
@@ -119,6 +127,18 @@ def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job as JSON."""
     with ApiClient(get_settings().resolved_api_url) as client:
         console.print_json(json.dumps(_or_exit(lambda: client.job(job_id))))
+
+
+def _watch_or_cancel(client: ApiClient, job_id: str) -> dict[str, Any]:
+    """Watch the job; on Ctrl-C, offer to cancel it, or stop watching and leave it running."""
+    try:
+        return _watch(client, job_id)
+    except KeyboardInterrupt:
+        pass
+    if not typer.confirm(f"Cancel job {job_id}?", default=False):
+        console.print(f"stopped watching; job {job_id} keeps running")
+        raise typer.Exit(130)
+    return _or_exit(lambda: client.cancel(job_id))
 
 
 def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
@@ -143,6 +163,9 @@ def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
 def _print_outcome(job: dict[str, Any]) -> None:
     if job["state"] == "SUCCESS":
         console.print_json(json.dumps(job["result"]))
+    elif job["state"] == "CANCELLED":
+        done, total = job["progress"]["completed"], job["progress"]["total"]
+        console.print(f"[yellow]CANCELLED[/] after {done}/{total} chunks")
     else:
         console.print(f"[red]{job['state']}[/]: {job.get('error')}")
 

@@ -31,6 +31,9 @@ class ApiClient:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/jobs/{job_id}")
 
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._call("POST", f"/api/jobs/{job_id}/cancel")
+
     def jobs(self, *, limit: int, offset: int = 0) -> dict[str, Any]:
         return self._call("GET", "/api/jobs", params={"limit": limit, "offset": offset})
 

@@ -3,6 +3,7 @@
 ChunkwiseError
  ├── InvalidJobError        400  a job request that cannot be run as asked
  ├── JobNotFoundError       404  no job with that id
+ ├── JobConflictError       409  the job's state does not allow the change (e.g. it ended)
  └── ServiceUnavailableError 503  a part the request needs does not answer
       ├── BrokerUnavailableError
       └── StoreUnavailableError
@@ -25,6 +26,10 @@ class InvalidJobError(ChunkwiseError):
 
 class JobNotFoundError(ChunkwiseError):
     """Raised when no job has the id asked for."""
+
+
+class JobConflictError(ChunkwiseError):
+    """Raised when a job's current state does not allow the change asked for."""
 
 
 class ServiceUnavailableError(ChunkwiseError):

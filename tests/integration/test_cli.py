@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from chunkwise.store import jobs
 from tests.live import LiveSystem, chunkwise_argv, free_port
 from tests.waiting import wait_for
 
@@ -99,3 +101,77 @@ def test_up_runs_everything_and_stops_leaving_nothing(
         if up.poll() is None:
             up.kill()
             up.wait()
+
+
+def stored_job(live: LiveSystem) -> str:
+    """A PENDING job in the store whose chunks were never published."""
+    with live.store.writer() as session:
+        job = jobs.create_job(
+            session, kind="sum_range", params={"n": 1}, specs=[{"lo": 1, "hi": 1}]
+        )
+    return str(job.id)
+
+
+def test_cancel_prints_the_new_state_then_fails_on_an_ended_job(live: LiveSystem) -> None:
+    env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
+    job_id = stored_job(live)
+    done = subprocess.run(
+        chunkwise_argv("cancel", job_id), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert "CANCELLED" in done.stdout
+    assert live.job(job_id)["state"] == "CANCELLED"
+    again = subprocess.run(
+        chunkwise_argv("cancel", job_id), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert again.returncode == 1
+    assert "409" in again.stdout and "already ended in CANCELLED" in again.stdout
+
+
+def test_cancel_of_an_unknown_job_fails_with_404(live: LiveSystem) -> None:
+    env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
+    job_id = str(uuid.uuid4())
+    done = subprocess.run(
+        chunkwise_argv("cancel", job_id), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "404" in done.stdout and job_id in done.stdout
+
+
+@pytest.mark.parametrize("answer", ["y", "n"])
+def test_ctrl_c_while_watching_asks_whether_to_cancel(live: LiveSystem, answer: str) -> None:
+    # Given `submit --watch` following a long job that has started
+    env = {
+        **live.env,
+        "CHUNKWISE_API_URL": live.settings.resolved_api_url,
+        "PYTHONUNBUFFERED": "1",
+    }
+    argv = chunkwise_argv("submit", "prime_count", "--n", str(10**10), "--chunks", "128", "--watch")
+    watcher = subprocess.Popen(
+        argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert watcher.stdout is not None
+        job_id = watcher.stdout.readline().split()[1]
+        wait_for(
+            lambda: live.job(job_id)["state"] in ("STARTED", "PROGRESS"),
+            timeout_s=30,
+            what="the watched job to start",
+        )
+        # When Ctrl-C is pressed and the question answered
+        watcher.send_signal(signal.SIGINT)
+        out, _ = watcher.communicate(input=f"{answer}\n", timeout=60)
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait()
+    # Then the job is cancelled on yes, and left running on no
+    assert f"Cancel job {job_id}?" in out
+    if answer == "y":
+        assert watcher.returncode == 1
+        assert "CANCELLED" in out and live.job(job_id)["state"] == "CANCELLED"
+    else:
+        assert watcher.returncode == 130
+        assert f"job {job_id} keeps running" in out
+        assert live.job(job_id)["state"] in ("STARTED", "PROGRESS")
+        assert live.http.post(f"/api/jobs/{job_id}/cancel").status_code == 200

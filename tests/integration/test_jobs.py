@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK
-from chunkwise.engine.dispatch import publish_chunks
+from chunkwise.engine.dispatch import ChunkRunner, publish_chunks
 from chunkwise.engine.worker import build_worker_app
 from chunkwise.store import jobs
+from chunkwise.workloads import get_workload
 from tests.live import LiveSystem
 from tests.waiting import wait_for
 
@@ -220,3 +221,120 @@ def test_the_api_never_waits_on_the_broker_for_reads(live: LiveSystem) -> None:
     assert body["state"] == "PENDING" and body["progress"] == {"completed": 0, "total": 1}
     with pytest.raises(httpx.HTTPStatusError):
         live.http.get("/api/jobs/" + str(uuid.uuid4())).raise_for_status()
+
+
+def recorded_chunks(live: LiveSystem, job_id: str) -> int:
+    with live.store.reader() as session:
+        chunks = jobs.list_chunks(session, job_id=uuid.UUID(job_id))
+    return sum(chunk.partial is not None for chunk in chunks)
+
+
+def workers_of(live: LiveSystem, job_id: str) -> set[str | None]:
+    with live.store.reader() as session:
+        return {chunk.worker for chunk in jobs.list_chunks(session, job_id=uuid.UUID(job_id))}
+
+
+def test_cancelling_a_running_job_stops_its_work(live: LiveSystem) -> None:
+    # Given a job of 128 chunks of about half a second each, under way on both workers
+    job_id = live.submit("prime_count", {"n": 10**10}, 128)
+    wait_for(
+        lambda: live.job(job_id)["state"] in ("STARTED", "PROGRESS"),
+        timeout_s=30,
+        interval_s=0.01,
+        what="the job to start",
+    )
+
+    # When it is cancelled
+    response = live.http.post(f"/api/jobs/{job_id}/cancel")
+
+    # Then it is CANCELLED at once, with no result, part way through
+    assert response.status_code == 200, response.text
+    cancelled = response.json()
+    assert cancelled["state"] == "CANCELLED" and cancelled["result"] is None
+    assert cancelled["finished_at"] is not None
+    at_cancel = cancelled["progress"]["completed"]
+    assert at_cancel < 128
+
+    # And once a later job has been computed by both workers, every chunk queued before it
+    # was delivered and skipped and every chunk in flight at the cancel has ended
+    def a_later_job_on_both_workers() -> bool:
+        later = live.wait_finished(live.submit("sum_range", {"n": 10_000}, 16), timeout_s=30)
+        assert later["state"] == "SUCCESS" and later["result"]["sum"] == 50005000
+        return workers_of(live, later["job_id"]) == set(live.worker_names)
+
+    wait_for(a_later_job_on_both_workers, timeout_s=60, what="a later job on both workers")
+
+    # And nothing of the cancelled job was counted or kept after the cancel
+    final = live.job(job_id)
+    assert final["state"] == "CANCELLED" and final["result"] is None and final["error"] is None
+    assert final["progress"] == {"completed": at_cancel, "total": 128}
+    assert final["finished_at"] == cancelled["finished_at"]
+    assert recorded_chunks(live, job_id) == at_cancel
+
+
+def test_a_chunk_computed_across_the_cancel_is_ignored(live: LiveSystem) -> None:
+    # Given a job whose chunk 0 a worker read before the job was cancelled
+    specs = [{"lo": 1, "hi": 50}, {"lo": 51, "hi": 100}]
+    with live.store.writer() as session:
+        job = jobs.create_job(session, kind="sum_range", params={"n": 100}, specs=specs)
+    runner = ChunkRunner(live.store, live.settings.workload_limits())
+    assert live.http.delete(f"/api/jobs/{job.id}").json()["state"] == "CANCELLED"
+
+    # When that chunk's partial arrives, and then a fresh delivery of chunk 1
+    runner.record(job, get_workload("sum_range"), index=0, partial=1275, worker="late")
+    task = build_worker_app(live.settings, live.store).tasks[RUN_CHUNK_TASK]
+    task(str(job.id), 1, "sum_range", specs[1])
+
+    # Then neither counts and nothing is kept
+    final = live.job(str(job.id))
+    assert final["state"] == "CANCELLED" and final["result"] is None
+    assert final["progress"] == {"completed": 0, "total": 2}
+    assert recorded_chunks(live, str(job.id)) == 0
+
+
+def test_delete_cancels_and_a_second_cancel_is_409(live: LiveSystem) -> None:
+    with live.store.writer() as session:
+        job = jobs.create_job(
+            session, kind="sum_range", params={"n": 1}, specs=[{"lo": 1, "hi": 1}]
+        )
+    response = live.http.delete(f"/api/jobs/{job.id}")
+    assert response.status_code == 200
+    assert response.json()["state"] == "CANCELLED"
+    again = live.http.post(f"/api/jobs/{job.id}/cancel")
+    assert again.status_code == 409
+    assert again.json()["detail"] == (
+        f"job {job.id} already ended in CANCELLED; only a running job can be cancelled"
+    )
+    assert live.job(str(job.id))["state"] == "CANCELLED"
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+def test_cancelling_a_finished_job_is_409_and_changes_nothing(
+    live: LiveSystem, method: str
+) -> None:
+    job_id = live.submit("sum_range", {"n": 100}, 2)
+    before = live.wait_finished(job_id)
+    path = f"/api/jobs/{job_id}/cancel" if method == "POST" else f"/api/jobs/{job_id}"
+    response = live.http.request(method, path)
+    assert response.status_code == 409
+    assert "already ended in SUCCESS" in response.json()["detail"]
+    assert "only a running job can be cancelled" in response.json()["detail"]
+    assert live.job(job_id) == {**before, "duration_sec": before["duration_sec"]}
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE"])
+@pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid"])
+def test_cancelling_an_unknown_job_is_404(live: LiveSystem, method: str, job_id: str) -> None:
+    path = f"/api/jobs/{job_id}/cancel" if method == "POST" else f"/api/jobs/{job_id}"
+    response = live.http.request(method, path)
+    assert response.status_code == 404
+    assert job_id in response.json()["detail"]
+
+
+def test_openapi_declares_the_cancel_routes(live: LiveSystem) -> None:
+    paths = live.http.get("/openapi.json").json()["paths"]
+    for operation in (
+        paths["/api/jobs/{job_id}/cancel"]["post"],
+        paths["/api/jobs/{job_id}"]["delete"],
+    ):
+        assert {"200", "404", "409"} <= set(operation["responses"])

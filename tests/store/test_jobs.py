@@ -159,3 +159,38 @@ def test_workers_are_live_while_they_heartbeat(store: Store) -> None:
         worker_rows.remove_worker(session, name="w2@host")
     with store.reader() as session:
         assert worker_rows.live_workers(session, ttl_s=60) == ["w1@host"]
+
+
+def test_cancel_moves_only_a_running_job(store: Store) -> None:
+    running, finished = make_job(store), make_job(store)
+    with store.writer() as session:
+        jobs.record_chunk(session, job_id=running, index=0, partial=1, worker="w")
+        jobs.finish_job(session, job_id=finished, result={"sum": 1})
+    with store.writer() as session:
+        assert jobs.cancel_job(session, job_id=running)
+    with store.writer() as session:
+        assert not jobs.cancel_job(session, job_id=running)
+        assert not jobs.cancel_job(session, job_id=finished)
+        assert not jobs.cancel_job(session, job_id=uuid.uuid4())
+    with store.reader() as session:
+        job, done = jobs.get_job(session, running), jobs.get_job(session, finished)
+    assert job is not None and job.state == JobState.CANCELLED
+    assert job.finished_at is not None and job.result is None
+    assert done is not None and done.state == JobState.SUCCESS
+
+
+def test_a_chunk_finishing_after_cancel_is_not_kept(store: Store) -> None:
+    job_id = make_job(store)
+    with store.writer() as session:
+        jobs.record_chunk(session, job_id=job_id, index=0, partial=1, worker="w")
+        assert jobs.cancel_job(session, job_id=job_id)
+    with store.writer() as session:
+        late = jobs.record_chunk(session, job_id=job_id, index=1, partial=2, worker="w")
+        assert not jobs.fail_job(session, job_id=job_id, error="too late")
+    assert not late.recorded and late.job_state == JobState.CANCELLED
+    assert (late.completed, late.total) == (1, 4)
+    with store.reader() as session:
+        job = jobs.get_job(session, job_id)
+        partials = jobs.chunk_partials(session, job_id=job_id)
+    assert job is not None and job.state == JobState.CANCELLED and job.error is None
+    assert partials == [1, None, None, None]

@@ -18,6 +18,7 @@ from chunkwise.engine import create_celery
 from chunkwise.errors import (
     ChunkwiseError,
     InvalidJobError,
+    JobConflictError,
     JobNotFoundError,
     ServiceUnavailableError,
 )
@@ -26,6 +27,7 @@ from chunkwise.store import Store
 STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
     (InvalidJobError, 400),
     (JobNotFoundError, 404),
+    (JobConflictError, 409),
     (ServiceUnavailableError, 503),
 ]
 

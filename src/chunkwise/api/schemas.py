@@ -44,7 +44,7 @@ class JobView(BaseModel):
     job_id: uuid.UUID
     kind: str
     params: dict[str, Any]
-    state: Literal["PENDING", "STARTED", "PROGRESS", "SUCCESS", "FAILURE"]
+    state: Literal["PENDING", "STARTED", "PROGRESS", "SUCCESS", "FAILURE", "CANCELLED"]
     progress: Progress
     result: dict[str, Any] | None = None
     error: str | None = None

@@ -3,7 +3,8 @@
 Every step re-reads the store and is safe to repeat, because Celery delivers each chunk
 at least once: a chunk of an ended job is skipped, a chunk recorded twice counts once,
 and the worker whose recording completes the job combines the partials in the same
-transaction, so a job is never left complete but unfinished.
+transaction, so a job is never left complete but unfinished. Cancelling a job only moves
+it to CANCELLED in the store; its chunks then stop on their own (see `cancel_job`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,12 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK
-from chunkwise.errors import BrokerUnavailableError, InvalidJobError
+from chunkwise.errors import (
+    BrokerUnavailableError,
+    InvalidJobError,
+    JobConflictError,
+    JobNotFoundError,
+)
 from chunkwise.store import Job, JobState, Store, jobs
 from chunkwise.store.models import utcnow
 from chunkwise.workloads import Chunk, UnknownWorkloadError, Workload, get_workload
@@ -88,6 +94,29 @@ def publish_chunks(app: Celery, *, job_id: uuid.UUID, kind: str, specs: Sequence
     with app.producer_or_acquire() as producer:
         for index, spec in enumerate(specs):
             app.send_task(RUN_CHUNK_TASK, args=(str(job_id), index, kind, spec), producer=producer)
+
+
+def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
+    """Cancel a running job and return it; JobNotFoundError or JobConflictError otherwise.
+
+    Only the store changes: no Celery message is revoked (that would need every chunk's
+    task id, and revokes are held in worker memory). Skipping at the worker is the
+    mechanism: a queued chunk is delivered as usual, re-reads its job, finds it ended and
+    is dropped without computing, and a chunk already computing has its partial refused
+    by `jobs.record_chunk`, so the job's count and result never move after the cancel.
+    `app` is taken for symmetry with `submit_job` and a future revoke.
+    """
+    with store.writer() as session:
+        cancelled = jobs.cancel_job(session, job_id=job_id)
+        job = jobs.get_job(session, job_id)
+        if job is None:
+            raise JobNotFoundError(f"no job with id {job_id}")
+        if not cancelled:
+            raise JobConflictError(
+                f"job {job_id} already ended in {job.state}; only a running job can be cancelled"
+            )
+    log.info("job %s cancelled at %s/%s chunks", job_id, job.completed_chunks, job.total_chunks)
+    return job
 
 
 class ChunkRunner:

@@ -1,8 +1,9 @@
 """Data access for jobs and chunks. Functions take the session first and keywords after.
 
 Chunk accounting is exactly-once in effect: a chunk's partial is written only while the
-chunk has none (`partial IS NULL`), and the job's completed count moves in the same
-transaction and only when that write happened, so a redelivered chunk changes nothing.
+chunk has none (`partial IS NULL`) and its job has not ended, and the job's completed count
+moves in the same transaction and only when that write happened, so a redelivered chunk,
+or one that finishes after its job was cancelled or failed, changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState, utcnow
@@ -91,11 +92,21 @@ def mark_started(session: Session, *, job_id: uuid.UUID) -> bool:
 def record_chunk(
     session: Session, *, job_id: uuid.UUID, index: int, partial: Any, worker: str
 ) -> ChunkRecord:
-    """Keep a chunk's partial once and count it; a second recording changes nothing."""
+    """Keep a chunk's partial once and count it; a second recording changes nothing.
+
+    A job that has ended (SUCCESS, FAILURE, CANCELLED) is not counted and gets no new
+    partials; on PostgreSQL a partial racing the end's commit may still land, uncounted.
+    """
     now = utcnow()
+    job_running = exists().where(Job.id == job_id, Job.state.not_in(_TERMINAL))
     written = session.execute(
         update(Chunk)
-        .where(Chunk.job_id == job_id, Chunk.index == index, Chunk.partial.is_(None))
+        .where(
+            Chunk.job_id == job_id,
+            Chunk.index == index,
+            Chunk.partial.is_(None),
+            job_running,
+        )
         .values(partial=partial, worker=worker, finished_at=now)
     )
     if getattr(written, "rowcount", 0):
@@ -131,6 +142,11 @@ def finish_job(session: Session, *, job_id: uuid.UUID, result: dict[str, Any]) -
 def fail_job(session: Session, *, job_id: uuid.UUID, error: str) -> bool:
     """Move the job to FAILURE with its error, once; False if it had already ended."""
     return _end_job(session, job_id, state=JobState.FAILURE, error=error)
+
+
+def cancel_job(session: Session, *, job_id: uuid.UUID) -> bool:
+    """Move the job to CANCELLED, once; False if it had already ended (or does not exist)."""
+    return _end_job(session, job_id, state=JobState.CANCELLED)
 
 
 def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: Any) -> bool:

@@ -21,13 +21,14 @@ class JobState(StrEnum):
     PROGRESS = "PROGRESS"
     SUCCESS = "SUCCESS"
     FAILURE = "FAILURE"
+    CANCELLED = "CANCELLED"
 
     @property
     def is_terminal(self) -> bool:
         return self in TERMINAL_STATES
 
 
-TERMINAL_STATES = frozenset({JobState.SUCCESS, JobState.FAILURE})
+TERMINAL_STATES = frozenset({JobState.SUCCESS, JobState.FAILURE, JobState.CANCELLED})
 
 
 class JSONText(TypeDecorator[Any]):

@@ -1,4 +1,4 @@
-"""Jobs: submit, look up, list."""
+"""Jobs: submit, look up, list, cancel."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
 from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
-from chunkwise.engine import submit_job
+from chunkwise.engine import cancel_job, submit_job
 from chunkwise.errors import JobNotFoundError
 from chunkwise.store import Job, jobs
 from chunkwise.store.models import utcnow
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 ERRORS = {
     400: {"model": ErrorBody, "description": "Invalid request"},
     404: {"model": ErrorBody, "description": "No such job"},
+    409: {"model": ErrorBody, "description": "The job has already ended"},
     503: {"model": ErrorBody, "description": "Broker or store unreachable"},
 }
 
@@ -72,6 +73,18 @@ def get_job(job_id: str, store: StoreDep) -> JobView:
     if job is None:
         raise JobNotFoundError(f"no job with id {job_id}")
     return job_view(job)
+
+
+@router.post("/{job_id}/cancel", responses={k: ERRORS[k] for k in (404, 409, 503)})
+def cancel(job_id: str, store: StoreDep, celery: CeleryDep) -> JobView:
+    """Cancel a running job: its remaining chunks are skipped and its result never set."""
+    return job_view(cancel_job(store, celery, job_id=parse_job_id(job_id)))
+
+
+@router.delete("/{job_id}", responses={k: ERRORS[k] for k in (404, 409, 503)})
+def delete(job_id: str, store: StoreDep, celery: CeleryDep) -> JobView:
+    """Cancel a running job, as POST /api/jobs/{job_id}/cancel does; the record is kept."""
+    return cancel(job_id, store, celery)
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:
