@@ -50,6 +50,20 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
 
+    chunk_time_limit_s: float = Field(
+        default=1800.0, gt=0, description="A chunk computing longer than this fails its job."
+    )
+    chunk_max_attempts: int = Field(
+        default=5, ge=1, description="Attempts of a chunk that fails for a passing reason."
+    )
+    chunk_retry_backoff_s: float = Field(
+        default=1.0, ge=0, description="First retry delay; it doubles per attempt, up to 60 s."
+    )
+    extra_workloads: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated `module:Class` workload kinds to load beside the built-in.",
+    )
+
     worker_heartbeat_s: float = Field(
         default=2.0, gt=0, description="How often a worker tells the store it is alive."
     )
@@ -62,7 +76,7 @@ class Settings(BaseSettings):
         description="Redis transport: when an unacknowledged chunk is redelivered.",
     )
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "extra_workloads", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):

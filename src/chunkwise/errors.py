@@ -32,6 +32,10 @@ class JobConflictError(ChunkwiseError):
     """Raised when a job's current state does not allow the change asked for."""
 
 
+class TransientChunkError(ChunkwiseError):
+    """Raised when a chunk failed for a passing reason (a lost connection) and may be retried."""
+
+
 class ServiceUnavailableError(ChunkwiseError):
     """Raised when a service the request needs (broker, store) does not answer."""
 

@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK
-from chunkwise.engine.dispatch import ChunkRunner, publish_chunks
+from chunkwise.engine.dispatch import publish_chunks
+from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.worker import build_worker_app
 from chunkwise.store import jobs
 from chunkwise.workloads import get_workload
@@ -65,9 +66,10 @@ def test_known_answers(
 
 
 def test_both_workers_record_chunks_of_one_job(live: LiveSystem) -> None:
-    job_id = live.submit("prime_count", {"n": 10**8}, 64)
+    # Chunks of tens of milliseconds, so neither worker can drain the queue alone
+    job_id = live.submit("prime_count", {"n": 10**10}, 64)
     job = live.wait_finished(job_id)
-    assert job["result"]["prime_count"] == 5761455
+    assert job["result"]["prime_count"] == 455052511
     with live.store.reader() as session:
         chunks = jobs.list_chunks(session, job_id=uuid.UUID(job_id))
     assert len(chunks) == 64

@@ -15,6 +15,7 @@ from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddle
 from chunkwise.api.routes import jobs, system
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
+from chunkwise.engine.plugins import load_extra_workloads
 from chunkwise.errors import (
     ChunkwiseError,
     InvalidJobError,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (the process settings when None)."""
     settings = settings or get_settings()
+    load_extra_workloads(settings.extra_workloads)
     store = Store(settings.resolved_database_url)
     celery = create_celery(settings)
 

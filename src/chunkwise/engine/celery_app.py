@@ -9,6 +9,8 @@ write partials to the store, and nothing waits on a Celery result.
 
 from __future__ import annotations
 
+import uuid
+
 from celery import Celery
 
 from chunkwise.config import Settings
@@ -23,6 +25,31 @@ PUBLISH_RETRY_POLICY = {
     "interval_max": 0.5,
 }
 """Publishing gives up within about a second, so the API answers 503 instead of hanging."""
+
+
+ORDINARY_PRIORITY = 3
+URGENT_PRIORITY = 0
+"""Redis pops priority 0 first: chunks taken back from a dead worker jump the queue."""
+
+
+def chunk_task_id(job_id: uuid.UUID, index: int) -> str:
+    """The task id of a chunk: the same on every delivery, so it can be revoked and leased."""
+    return f"{job_id}:{index}"
+
+
+def parse_chunk_task_id(task_id: str) -> tuple[uuid.UUID, int] | None:
+    job_id, sep, index = task_id.rpartition(":")
+    try:
+        return (uuid.UUID(job_id), int(index)) if sep else None
+    except ValueError:
+        return None
+
+
+def chunk_priority(app: Celery, *, urgent: bool) -> int | None:
+    """The message priority for a chunk, where the transport orders by it (Redis)."""
+    if str(app.conf.broker_url).split(":", 1)[0] in ("redis", "rediss", "valkey", "valkeys"):
+        return URGENT_PRIORITY if urgent else ORDINARY_PRIORITY
+    return None
 
 
 def create_celery(settings: Settings) -> Celery:

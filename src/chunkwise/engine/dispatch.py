@@ -17,17 +17,15 @@ from typing import Any
 from celery import Celery
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
-from sqlalchemy.orm import Session
 
-from chunkwise.engine.celery_app import RUN_CHUNK_TASK
+from chunkwise.engine.celery_app import RUN_CHUNK_TASK, chunk_priority, chunk_task_id
 from chunkwise.errors import (
     BrokerUnavailableError,
     InvalidJobError,
     JobConflictError,
     JobNotFoundError,
 )
-from chunkwise.store import Job, JobState, Store, jobs
-from chunkwise.store.models import utcnow
+from chunkwise.store import Job, Store, jobs
 from chunkwise.workloads import Chunk, UnknownWorkloadError, Workload, get_workload
 
 log = logging.getLogger(__name__)
@@ -91,20 +89,32 @@ def submit_job(
 
 def publish_chunks(app: Celery, *, job_id: uuid.UUID, kind: str, specs: Sequence[Chunk]) -> None:
     """Send one message per chunk, all through one producer connection."""
+    send_chunks(app, [jobs.PendingChunk(job_id, i, kind, spec) for i, spec in enumerate(specs)])
+
+
+def send_chunks(app: Celery, chunks: Sequence[jobs.PendingChunk], *, urgent: bool = False) -> None:
+    """Publish chunk messages; `urgent` ones are delivered before queued ordinary ones."""
+    priority = chunk_priority(app, urgent=urgent)
     with app.producer_or_acquire() as producer:
-        for index, spec in enumerate(specs):
-            app.send_task(RUN_CHUNK_TASK, args=(str(job_id), index, kind, spec), producer=producer)
+        for chunk in chunks:
+            app.send_task(
+                RUN_CHUNK_TASK,
+                args=(str(chunk.job_id), chunk.index, chunk.kind, chunk.spec),
+                task_id=chunk_task_id(chunk.job_id, chunk.index),
+                priority=priority,
+                producer=producer,
+            )
 
 
 def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
     """Cancel a running job and return it; JobNotFoundError or JobConflictError otherwise.
 
-    Only the store changes: no Celery message is revoked (that would need every chunk's
-    task id, and revokes are held in worker memory). Skipping at the worker is the
-    mechanism: a queued chunk is delivered as usual, re-reads its job, finds it ended and
-    is dropped without computing, and a chunk already computing has its partial refused
-    by `jobs.record_chunk`, so the job's count and result never move after the cancel.
-    `app` is taken for symmetry with `submit_job` and a future revoke.
+    The store decides: once CANCELLED, a queued chunk that is delivered re-reads its job
+    and is dropped, and a partial that arrives late is refused by `jobs.record_chunk`, so
+    the job's count and result never move after the cancel. Revoking the unfinished
+    chunks spares the work: workers drop them on receipt. A chunk already computing runs
+    to its end and is refused; it is not killed, because a terminated pool process is
+    replaced and warmed again, which costs more than the chunk it would save.
     """
     with store.writer() as session:
         cancelled = jobs.cancel_job(session, job_id=job_id)
@@ -116,60 +126,17 @@ def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
                 f"job {job_id} already ended in {job.state}; only a running job can be cancelled"
             )
     log.info("job %s cancelled at %s/%s chunks", job_id, job.completed_chunks, job.total_chunks)
+    try:
+        revoke_unfinished(store, app, job_id=job_id, terminate=False)
+    except KombuOperationalError:
+        log.warning("job %s cancelled, but its chunks could not be revoked", job_id)
     return job
 
 
-class ChunkRunner:
-    """Runs delivered chunks against the store; what the Celery task calls."""
-
-    def __init__(self, store: Store, limits: Mapping[str, int]) -> None:
-        self.store = store
-        self.limits = dict(limits)
-
-    def run(self, *, job_id: uuid.UUID, index: int, kind: str, spec: Chunk, worker: str) -> None:
-        """Compute one chunk and record it; a chunk of an ended or unknown job is skipped."""
-        with self.store.reader() as session:
-            job = jobs.get_job(session, job_id)
-        if job is None or JobState(job.state).is_terminal:
-            log.info("skipping chunk %s of job %s: job %s", index, job_id, job and job.state)
-            return
-        if job.state == JobState.PENDING:
-            with self.store.writer() as session:
-                jobs.mark_started(session, job_id=job_id)
-        workload = get_workload(kind)
-        try:
-            partial = workload.run_chunk(spec)
-        except Exception as exc:
-            log.exception("chunk %s of job %s failed", index, job_id)
-            self.fail(job_id, f"chunk {index} failed: {type(exc).__name__}: {exc}")
-            return
-        self.record(job, workload, index=index, partial=partial, worker=worker)
-
-    def record(
-        self, job: Job, workload: Workload[Any], *, index: int, partial: Any, worker: str
-    ) -> None:
-        """Record a partial; if it completes the job, combine and finish in the same commit."""
-        with self.store.writer() as session:
-            record = jobs.record_chunk(
-                session, job_id=job.id, index=index, partial=partial, worker=worker
-            )
-            if not record.all_done or record.job_state.is_terminal:
-                return
-            try:
-                result = self._combine(session, job, workload)
-            except Exception as exc:
-                log.exception("combining job %s failed", job.id)
-                error = f"combining results failed: {type(exc).__name__}: {exc}"
-                jobs.fail_job(session, job_id=job.id, error=error)
-                return
-            jobs.finish_job(session, job_id=job.id, result=result)
-
-    def _combine(self, session: Session, job: Job, workload: Workload[Any]) -> dict[str, Any]:
-        params = workload.params_model.model_validate(job.params, context=self.limits)
-        combined = workload.combine(params, jobs.chunk_partials(session, job_id=job.id))
-        duration_s = (utcnow() - job.created_at).total_seconds()
-        return {**combined, "duration_sec": round(duration_s, 3)}
-
-    def fail(self, job_id: uuid.UUID, error: str) -> None:
-        with self.store.writer() as session:
-            jobs.fail_job(session, job_id=job_id, error=error)
+def revoke_unfinished(store: Store, app: Celery, *, job_id: uuid.UUID, terminate: bool) -> None:
+    """Tell every worker to drop the job's unrecorded chunks (and stop running ones if asked)."""
+    with store.reader() as session:
+        indices = [c.index for c in jobs.list_chunks(session, job_id=job_id) if c.partial is None]
+    if indices:
+        ids = [chunk_task_id(job_id, index) for index in indices]
+        app.control.revoke(ids, terminate=terminate, signal="SIGTERM")

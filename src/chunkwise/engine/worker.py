@@ -7,12 +7,15 @@ import socket
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready, worker_shutdown
+from celery.signals import task_received, worker_process_init, worker_ready, worker_shutdown
+from celery.worker import state as worker_state
 
 from chunkwise.config import Settings
 from chunkwise.engine.celery_app import CHUNK_QUEUE, create_celery
-from chunkwise.engine.dispatch import ChunkRunner
 from chunkwise.engine.heartbeat import Heartbeat
+from chunkwise.engine.plugins import load_extra_workloads
+from chunkwise.engine.reaper import Reaper
+from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.tasks import register_tasks
 from chunkwise.store import Store
 from chunkwise.workloads import get_workload, workload_kinds
@@ -25,9 +28,27 @@ def default_worker_name() -> str:
 
 def build_worker_app(settings: Settings, store: Store) -> Celery:
     """The Celery app of a worker process, with the chunk task registered."""
+    load_extra_workloads(settings.extra_workloads)
     app = create_celery(settings)
-    register_tasks(app, ChunkRunner(store, settings.workload_limits()))
+    runner = ChunkRunner(
+        store,
+        settings.workload_limits(),
+        max_attempts=settings.chunk_max_attempts,
+        time_limit_s=settings.chunk_time_limit_s,
+    )
+    register_tasks(app, runner, retry_backoff_s=settings.chunk_retry_backoff_s)
     return app
+
+
+def held_task_ids() -> list[str]:
+    """Ids of the chunk tasks this worker has received and not finished (main process)."""
+    for _ in range(3):
+        try:
+            held = set(worker_state.reserved_requests) | set(worker_state.active_requests)
+            return sorted(request.id for request in held)
+        except RuntimeError:  # the sets changed while being read; read again
+            continue
+    return []
 
 
 def warm_up_workloads() -> None:
@@ -44,7 +65,14 @@ def run_worker(
     store = Store(settings.resolved_database_url)
     store.create_schema()
     app = build_worker_app(settings, store)
-    heartbeat = Heartbeat(store, name=node, interval_s=settings.worker_heartbeat_s)
+    reaper = Reaper(store, app, ttl_s=settings.worker_ttl_s)
+    heartbeat = Heartbeat(
+        store,
+        name=node,
+        interval_s=settings.worker_heartbeat_s,
+        holding=held_task_ids,
+        after_beat=reaper.reap,
+    )
 
     def on_process_init(**_: Any) -> None:
         store.reset_after_fork()
@@ -52,6 +80,7 @@ def run_worker(
 
     worker_process_init.connect(on_process_init, weak=False)
     worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
+    task_received.connect(lambda **_: heartbeat.wake(), weak=False)
     worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
     app.worker_main(
         [

@@ -166,3 +166,33 @@ def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: 
 
 def job_created_at(session: Session, *, job_id: uuid.UUID) -> datetime | None:
     return session.scalar(select(Job.created_at).where(Job.id == job_id))
+
+
+@dataclass(frozen=True)
+class PendingChunk:
+    """A chunk still owed to a running job: enough to publish it again."""
+
+    job_id: uuid.UUID
+    index: int
+    kind: str
+    spec: dict[str, Any]
+
+
+def unrecorded_chunks(
+    session: Session, *, keys: Sequence[tuple[uuid.UUID, int]]
+) -> list[PendingChunk]:
+    """Of the (job, index) keys, the chunks with no partial yet whose job is still running."""
+    if not keys:
+        return []
+    wanted = set(keys)
+    job_ids = {job_id for job_id, _ in keys}
+    rows = session.execute(
+        select(Chunk.job_id, Chunk.index, Job.kind, Chunk.spec)
+        .join(Job, Job.id == Chunk.job_id)
+        .where(Chunk.job_id.in_(job_ids), Chunk.partial.is_(None), Job.state.not_in(_TERMINAL))
+    )
+    return [
+        PendingChunk(job_id, index, kind, spec)
+        for job_id, index, kind, spec in rows
+        if (job_id, index) in wanted
+    ]

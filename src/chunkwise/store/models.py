@@ -112,10 +112,16 @@ class Chunk(Base):
 
 
 class Worker(Base):
-    """A worker process that said it was alive at `heartbeat_at`."""
+    """A worker process that said it was alive at `heartbeat_at`, holding `holding`.
+
+    The row is the lease on the chunks it holds: while the worker heartbeats they are
+    its own; once it falls silent, another worker re-publishes them.
+    """
 
     __tablename__ = "workers"
 
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+    holding: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
+    """Chunk task ids (job:index) received and not yet finished."""

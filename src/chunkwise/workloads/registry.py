@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from chunkwise.workloads.base import UnknownWorkloadError, Workload
+from chunkwise.workloads.montecarlo import MonteCarlo
+from chunkwise.workloads.prime_list import PrimeList
 from chunkwise.workloads.primes import PrimeCount
 from chunkwise.workloads.sums import SumRange
 
@@ -12,7 +14,9 @@ _WORKLOADS: dict[str, Workload[Any]] = {
     workload.kind: workload
     for workload in (
         PrimeCount(),
+        PrimeList(),
         SumRange(),
+        MonteCarlo(),
     )
 }
 
@@ -24,6 +28,14 @@ def get_workload(kind: str) -> Workload[Any]:
     except KeyError:
         known = ", ".join(sorted(_WORKLOADS))
         raise UnknownWorkloadError(f"unknown kind {kind!r}; known kinds: {known}") from None
+
+
+def register_workload(workload: Workload[Any]) -> None:
+    """Add a kind beside the built-in ones; a name already taken by another class is refused."""
+    existing = _WORKLOADS.get(workload.kind)
+    if existing is not None and type(existing) is not type(workload):
+        raise ValueError(f"workload kind {workload.kind!r} is already registered")
+    _WORKLOADS[workload.kind] = workload
 
 
 def workload_kinds() -> list[str]:
