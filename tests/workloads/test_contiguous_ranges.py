@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from chunkwise.workloads.base import contiguous_ranges
@@ -27,7 +29,7 @@ def test_ranges_cover_every_number_once_in_order(lo: int, hi: int, chunks: int) 
     ranges = [(a, b) for a, b in contiguous_ranges(lo, hi, chunks) if a <= b]
     assert ranges[0][0] == lo
     assert ranges[-1][1] == hi
-    assert all(b + 1 == c for (_, b), (c, _) in zip(ranges, ranges[1:], strict=False))
+    assert all(b + 1 == c for (_, b), (c, _) in itertools.pairwise(ranges))
     assert len(contiguous_ranges(lo, hi, chunks)) == chunks
 
 

@@ -21,7 +21,8 @@ def run_job(raw: dict[str, Any], chunks: int) -> dict[str, Any]:
     """The result, with every partial passed through JSON as the broker and store do."""
     params = WORKLOAD.parse_params(raw, {})
     partials = [
-        json.loads(json.dumps(WORKLOAD.run_chunk(chunk))) for chunk in WORKLOAD.split(params, chunks)
+        json.loads(json.dumps(WORKLOAD.run_chunk(chunk)))
+        for chunk in WORKLOAD.split(params, chunks)
     ]
     return WORKLOAD.combine(params, partials)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 from math import isqrt
 
@@ -9,9 +10,9 @@ import pytest
 from oracles import primes_in
 from pydantic import ValidationError
 
-from chunkwise.workloads import get_workload
+from chunkwise.workloads import get_workload, primes
 from chunkwise.workloads.primes import PrimeCountParams, count_primes_between
-from chunkwise.workloads.sieve import base_primes, count_primes_numba, list_primes_numba
+from chunkwise.workloads.sieve import base_primes, list_primes_numba
 from chunkwise.workloads.sieve_numpy import count_primes_numpy, list_primes_numpy
 
 WORKLOAD = get_workload("prime_count")
@@ -106,7 +107,7 @@ def test_chunks_are_contiguous_and_cover_one_to_n() -> None:
     chunks = WORKLOAD.split(params, 7)
     assert chunks[0]["lo"] == 1
     assert chunks[-1]["hi"] == 1_000_003
-    assert all(a["hi"] + 1 == b["lo"] for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a["hi"] + 1 == b["lo"] for a, b in itertools.pairwise(chunks))
 
 
 @pytest.mark.parametrize(("lo", "hi"), [(5, 4), (0, 1), (-10, 1), (100, 50), (14, 16)])
@@ -127,7 +128,15 @@ def test_base_primes_grow_and_are_reused() -> None:
 
 def test_kernel_bound_is_enforced() -> None:
     with pytest.raises(ValueError, match="exceeds"):
-        count_primes_between(0, 10**19)
+        count_primes_between(0, 10**17)
+
+
+def test_without_numba_the_numpy_kernel_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(primes, "NUMBA_AVAILABLE", False)
+    monkeypatch.setattr(primes, "count_primes_numba", None)
+    monkeypatch.setattr(primes, "list_primes_numba", None)
+    assert pi_by_workload(10**6, 3) == 78498
+    assert primes.list_primes_between(90, 110).tolist() == [97, 101, 103, 107, 109]
 
 
 def test_warm_up_runs() -> None:
@@ -144,7 +153,9 @@ def test_warm_up_runs() -> None:
         ({"n": 10**6, "extra": 1}, {}, "extra"),
     ],
 )
-def test_bad_params_name_the_field(raw: dict[str, object], limits: dict[str, int], field: str) -> None:
+def test_bad_params_name_the_field(
+    raw: dict[str, object], limits: dict[str, int], field: str
+) -> None:
     with pytest.raises(ValidationError) as caught:
         WORKLOAD.parse_params(raw, limits)
     assert caught.value.errors()[0]["loc"] == (field,)

@@ -29,7 +29,8 @@ def run_job(raw: dict[str, Any], chunks: int) -> tuple[list[dict[str, Any]], dic
     """Partials (after a JSON round trip, as the store keeps them) and the combined result."""
     params = WORKLOAD.parse_params(raw, {})
     partials = [
-        json.loads(json.dumps(WORKLOAD.run_chunk(chunk))) for chunk in WORKLOAD.split(params, chunks)
+        json.loads(json.dumps(WORKLOAD.run_chunk(chunk)))
+        for chunk in WORKLOAD.split(params, chunks)
     ]
     return partials, WORKLOAD.combine(params, partials)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -60,3 +62,16 @@ def test_a_cache_dir_is_chosen_when_unset(monkeypatch: pytest.MonkeyPatch, tmp_p
     ensure_numba_cache_dir()
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "chunkwise" / "numba")
     assert (tmp_path / "chunkwise" / "numba").is_dir()
+
+
+def test_workloads_import_nothing_of_the_service_layers() -> None:
+    code = (
+        "import sys, chunkwise.workloads\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in "
+        "('celery', 'kombu', 'sqlalchemy', 'fastapi', 'starlette')]\n"
+        "ours = [m for m in sys.modules if m.startswith('chunkwise.') "
+        "and not m.startswith('chunkwise.workloads')]\n"
+        "print(bad + ours)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

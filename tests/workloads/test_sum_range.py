@@ -16,7 +16,8 @@ WORKLOAD = get_workload("sum_range")
 def run_job(raw: dict[str, Any], chunks: int) -> dict[str, Any]:
     params = WORKLOAD.parse_params(raw, {})
     partials = [
-        json.loads(json.dumps(WORKLOAD.run_chunk(chunk))) for chunk in WORKLOAD.split(params, chunks)
+        json.loads(json.dumps(WORKLOAD.run_chunk(chunk)))
+        for chunk in WORKLOAD.split(params, chunks)
     ]
     return WORKLOAD.combine(params, partials)
 

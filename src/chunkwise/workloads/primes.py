@@ -1,21 +1,28 @@
-"""prime_count: how many primes are <= n, counted by a segmented sieve per chunk."""
+"""prime_count: how many primes are <= n, counted by a segmented sieve per chunk.
+
+`count_primes_between` and `list_primes_between` choose the kernel: the numba wheel
+sieve in `sieve` when numba imports, else the numpy sieve in `sieve_numpy`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-from math import isqrt
 from typing import Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
+from chunkwise.workloads.jit import NUMBA_AVAILABLE
+from chunkwise.workloads.sieve import Int64Array, count_primes_numba, list_primes_numba
+from chunkwise.workloads.sieve_numpy import count_primes_numpy, list_primes_numpy
 
 PRIME_COUNT_MIN_N = 10_000
 DEFAULT_MAX_N = 10**13
-SEGMENT_ODDS = 1 << 19
-"""Odd numbers per sieve segment: a 512 KiB byte array, sized to stay in L2."""
+KERNEL_MAX = 10**16
+"""Largest upper bound the kernels accept: the base-prime sieve up to sqrt(hi) is not
+segmented (50 MB at this bound), and all index arithmetic must stay inside int64."""
+WARM_UP_HI = 1_000_000
+"""warm_up sieves [0, WARM_UP_HI]: enough to load every kernel, a few milliseconds once loaded."""
 
 
 class PrimeCountParams(BaseModel):
@@ -34,45 +41,31 @@ class PrimeCountParams(BaseModel):
         return n
 
 
-@lru_cache(maxsize=8)
-def odd_primes_upto(limit: int) -> np.ndarray[Any, np.dtype[np.int64]]:
-    """The odd primes <= limit, by a plain sieve; cached per process for reuse across chunks."""
-    if limit < 3:
-        return np.zeros(0, dtype=np.int64)
-    is_prime = np.ones(limit + 1, dtype=np.bool_)
-    is_prime[:2] = False
-    is_prime[4::2] = False
-    for p in range(3, isqrt(limit) + 1, 2):
-        if is_prime[p]:
-            is_prime[p * p :: 2 * p] = False
-    primes = np.flatnonzero(is_prime).astype(np.int64)
-    return primes[primes > 2]
+def _check_bounds(hi: int) -> None:
+    if hi > KERNEL_MAX:
+        raise ValueError(f"upper bound {hi} exceeds the sieve's limit {KERNEL_MAX}")
 
 
 def count_primes_between(lo: int, hi: int) -> int:
-    """The number of primes p with lo <= p <= hi."""
-    lo = max(lo, 2)
-    if hi < lo:
-        return 0
-    count = 1 if lo == 2 else 0
-    first_odd = max(lo | 1, 3)
-    base = odd_primes_upto(isqrt(hi))
-    for seg_lo in range(first_odd, hi + 1, 2 * SEGMENT_ODDS):
-        seg_hi = min(seg_lo + 2 * SEGMENT_ODDS - 2, hi - (hi + 1) % 2)
-        count += _count_segment(seg_lo, seg_hi, base)
-    return count
+    """The number of primes p with lo <= p <= hi (0 when the range is empty)."""
+    _check_bounds(hi)
+    if NUMBA_AVAILABLE:
+        return count_primes_numba(lo, hi)
+    return count_primes_numpy(lo, hi)
 
 
-def _count_segment(seg_lo: int, seg_hi: int, base: np.ndarray[Any, np.dtype[np.int64]]) -> int:
-    """Count primes among the odd numbers seg_lo, seg_lo + 2, ..., seg_hi (both odd)."""
-    is_prime = np.ones((seg_hi - seg_lo) // 2 + 1, dtype=np.bool_)
-    for p in base[: int(np.searchsorted(base, isqrt(seg_hi), side="right"))]:
-        p = int(p)
-        start = max(p * p, -(-seg_lo // p) * p)
-        if start % 2 == 0:
-            start += p
-        is_prime[(start - seg_lo) // 2 :: p] = False
-    return int(np.count_nonzero(is_prime))
+def list_primes_between(lo: int, hi: int) -> Int64Array:
+    """The primes p with lo <= p <= hi, ascending, as int64."""
+    _check_bounds(hi)
+    if NUMBA_AVAILABLE:
+        return list_primes_numba(lo, hi)
+    return list_primes_numpy(lo, hi)
+
+
+def warm_up_sieve() -> None:
+    """Compile or load the sieve kernels and build the base-prime table and patterns."""
+    count_primes_between(0, WARM_UP_HI)
+    list_primes_between(WARM_UP_HI - 1000, WARM_UP_HI)
 
 
 class PrimeCount(Workload[PrimeCountParams]):
@@ -90,3 +83,6 @@ class PrimeCount(Workload[PrimeCountParams]):
 
     def combine(self, params: PrimeCountParams, partials: Sequence[Partial]) -> dict[str, Any]:
         return {"prime_count": sum(int(partial) for partial in partials)}
+
+    def warm_up(self) -> None:
+        warm_up_sieve()
