@@ -194,3 +194,46 @@ def test_a_chunk_finishing_after_cancel_is_not_kept(store: Store) -> None:
         partials = jobs.chunk_partials(session, job_id=job_id)
     assert job is not None and job.state == JobState.CANCELLED and job.error is None
     assert partials == [1, None, None, None]
+
+
+def test_a_silent_worker_is_claimed_once_with_what_it_held(store: Store) -> None:
+    with store.writer() as session:
+        worker_rows.heartbeat(session, name="gone@host", holding=["a:1", "a:2"])
+        worker_rows.heartbeat(session, name="alive@host", holding=["b:0"])
+    with store.writer() as session:
+        assert worker_rows.claim_dead_workers(session, ttl_s=60) == []
+    with store.writer() as session:
+        dead = worker_rows.claim_dead_workers(session, ttl_s=0)
+    assert sorted((w.name, w.holding) for w in dead) == [
+        ("alive@host", ["b:0"]),
+        ("gone@host", ["a:1", "a:2"]),
+    ]
+    with store.writer() as session:
+        assert worker_rows.claim_dead_workers(session, ttl_s=0) == []
+
+
+def test_unrecorded_chunks_of_running_jobs_are_pending(store: Store) -> None:
+    running, ended = make_job(store, chunks=3), make_job(store, chunks=2)
+    with store.writer() as session:
+        jobs.record_chunk(session, job_id=running, index=0, partial=1, worker="w")
+        jobs.cancel_job(session, job_id=ended)
+    keys = [(running, 0), (running, 2), (ended, 1)]
+    with store.reader() as session:
+        pending = jobs.unrecorded_chunks(session, keys=keys)
+    assert [(chunk.job_id, chunk.index, chunk.spec) for chunk in pending] == [
+        (running, 2, {"lo": 2, "hi": 2})
+    ]
+
+
+def test_stalled_chunks_are_those_of_quiet_running_jobs(store: Store) -> None:
+    quiet, busy = make_job(store, chunks=2), make_job(store, chunks=2)
+    with store.writer() as session:
+        jobs.record_chunk(session, job_id=busy, index=0, partial=1, worker="w")
+    with store.reader() as session:
+        assert jobs.stalled_chunks(session, quiet_s=60) == []
+        stalled = jobs.stalled_chunks(session, quiet_s=0)
+    assert {(chunk.job_id, chunk.index) for chunk in stalled} == {
+        (quiet, 0),
+        (quiet, 1),
+        (busy, 1),
+    }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from chunkwise.config import Settings
 
@@ -52,6 +53,16 @@ def chunk_priority(app: Celery, *, urgent: bool) -> int | None:
     return None
 
 
+def queued_chunks(app: Celery) -> int:
+    """Chunk messages waiting in the broker's queue (0 if the queue does not exist yet)."""
+    with app.connection_for_read() as connection:
+        try:
+            declared = connection.default_channel.queue_declare(queue=CHUNK_QUEUE, passive=True)
+        except ChannelError:
+            return 0
+        return int(declared.message_count)
+
+
 def create_celery(settings: Settings) -> Celery:
     """A Celery app configured for chunk delivery on `settings.broker_url`."""
     if not settings.broker_url:
@@ -72,7 +83,9 @@ def create_celery(settings: Settings) -> Celery:
         broker_connection_timeout=2.0,
         broker_transport_options={"visibility_timeout": vt},
         visibility_timeout=vt,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
+        # A chunk computing when the broker goes away finishes and records its partial in
+        # the store; only its ack is lost, and a late redelivery is skipped as a duplicate.
+        worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )

@@ -1,19 +1,25 @@
-"""Taking chunks back from dead workers.
+"""Taking back chunks that no one will finish: those of dead workers, and orphans.
 
 Redis cannot tell a slow worker from a dead one before the visibility timeout (an hour
 here, so long chunks are never delivered twice while healthy). The store can: a worker
 that stops heartbeating for `ttl_s` has lost its lease, and the first live worker to
 notice re-publishes the chunks it held, ahead of the queue. A worker that was only
 stalled and finishes anyway is harmless: its partial is recorded once.
+
+Orphans are the rest: a message the broker lost (restarted without persistence), or one
+a worker dropped when its broker connection broke before the chunk started. When the
+queue is empty, a running job has recorded nothing for `ttl_s`, and no live worker holds
+its missing chunks, nothing is coming for them: they are published again.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 
 from celery import Celery
 
-from chunkwise.engine.celery_app import parse_chunk_task_id
+from chunkwise.engine.celery_app import parse_chunk_task_id, queued_chunks
 from chunkwise.engine.dispatch import send_chunks
 from chunkwise.store import Store, jobs
 from chunkwise.store import workers as worker_rows
@@ -28,6 +34,33 @@ class Reaper:
         self.store = store
         self.app = app
         self.ttl_s = ttl_s
+        self._next_sweep = time.monotonic() + ttl_s
+
+    def after_beat(self) -> None:
+        """Run after each heartbeat: reap dead workers always, sweep orphans every TTL."""
+        self.reap()
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + self.ttl_s
+            self.sweep_orphans()
+
+    def sweep_orphans(self) -> int:
+        """Re-publish chunks nothing is coming for; returns how many went out again."""
+        if queued_chunks(self.app):
+            return 0
+        with self.store.writer() as session:
+            held = {
+                key
+                for holding in worker_rows.held_chunks(session, ttl_s=self.ttl_s).values()
+                for task_id in holding
+                if (key := parse_chunk_task_id(task_id)) is not None
+            }
+            stalled = jobs.stalled_chunks(session, quiet_s=self.ttl_s)
+            orphans = [chunk for chunk in stalled if (chunk.job_id, chunk.index) not in held]
+            send_chunks(self.app, orphans, urgent=True)
+        if orphans:
+            names = [f"{chunk.job_id}:{chunk.index}" for chunk in orphans]
+            log.warning("re-published %d orphaned chunk(s): %s", len(orphans), names)
+        return len(orphans)
 
     def reap(self) -> int:
         """Re-publish what dead workers held; returns how many chunks went out again.

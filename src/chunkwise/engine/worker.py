@@ -44,7 +44,11 @@ def held_task_ids() -> list[str]:
     """Ids of the chunk tasks this worker has received and not finished (main process)."""
     for _ in range(3):
         try:
-            held = set(worker_state.reserved_requests) | set(worker_state.active_requests)
+            held = (
+                set(worker_state.reserved_requests)
+                | set(worker_state.active_requests)
+                | set(worker_state.scheduled_requests)
+            )
             return sorted(request.id for request in held)
         except RuntimeError:  # the sets changed while being read; read again
             continue
@@ -71,7 +75,7 @@ def run_worker(
         name=node,
         interval_s=settings.worker_heartbeat_s,
         holding=held_task_ids,
-        after_beat=reaper.reap,
+        after_beat=reaper.after_beat,
     )
 
     def on_process_init(**_: Any) -> None:

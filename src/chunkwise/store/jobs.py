@@ -11,11 +11,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, exists, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState, utcnow
 
@@ -196,3 +196,22 @@ def unrecorded_chunks(
         for job_id, index, kind, spec in rows
         if (job_id, index) in wanted
     ]
+
+
+def stalled_chunks(session: Session, *, quiet_s: float) -> list[PendingChunk]:
+    """Unrecorded chunks of running jobs that have recorded nothing for `quiet_s` seconds."""
+    since = utcnow() - timedelta(seconds=quiet_s)
+    sibling = aliased(Chunk)
+    recent = select(sibling.job_id).where(sibling.job_id == Job.id, sibling.finished_at >= since)
+    rows = session.execute(
+        select(Chunk.job_id, Chunk.index, Job.kind, Chunk.spec)
+        .join(Job, Job.id == Chunk.job_id)
+        .where(
+            Job.state.not_in(_TERMINAL),
+            Job.created_at < since,
+            Chunk.partial.is_(None),
+            ~recent.exists(),
+        )
+        .order_by(Job.created_at, Chunk.index)
+    )
+    return [PendingChunk(job_id, index, kind, spec) for job_id, index, kind, spec in rows]

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+import pytest
+
+from tests.live import LiveSystem, live_system
+from tests.reliability.faulty import EXTRA_WORKLOADS
+
+RELIABILITY_ENV = {
+    "CHUNKWISE_EXTRA_WORKLOADS": EXTRA_WORKLOADS,
+    "CHUNKWISE_WORKER_HEARTBEAT_S": "0.5",
+    "CHUNKWISE_WORKER_TTL_S": "3",
+    "CHUNKWISE_CHUNK_RETRY_BACKOFF_S": "0.2",
+}
+
+SystemFactory = Callable[..., AbstractContextManager[LiveSystem]]
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "chunk-logs"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[LiveSystem]:
+    """A fresh system for each test (these tests kill its parts)."""
+    with live_system(tmp_path / "system", workers=2, extra_env=RELIABILITY_ENV) as live:
+        yield live
+
+
+@pytest.fixture
+def system_with(tmp_path: Path) -> SystemFactory:
+    """A fresh system with extra settings: `with system_with(CHUNKWISE_X="1") as live:`."""
+
+    def start(**settings: str) -> AbstractContextManager[LiveSystem]:
+        return live_system(
+            tmp_path / "system", workers=2, extra_env={**RELIABILITY_ENV, **settings}
+        )
+
+    return start
