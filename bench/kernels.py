@@ -60,11 +60,11 @@ def best_seconds(run: Callable[[], object], repeats: int) -> float:
     return best
 
 
-def primesieve_seconds(lo: int, hi: int) -> float | None:
-    """primesieve's own timing of counting the primes in [lo, hi] on one thread."""
+def primesieve_seconds(lo: int, hi: int, threads: int = 1) -> float | None:
+    """primesieve's own timing of counting the primes in [lo, hi] on `threads` threads."""
     if shutil.which("primesieve") is None:
         return None
-    command = ["primesieve", str(lo), str(hi), "--count", "-t1", "-q", "--time"]
+    command = ["primesieve", str(lo), str(hi), "--count", f"-t{threads}", "-q", "--time"]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     for line in out.splitlines():
         if line.startswith("Seconds:"):
@@ -193,15 +193,45 @@ def monte_carlo_rows(options: Options) -> list[Row]:
     ]
 
 
+def system_rows(options: Options) -> list[Row]:
+    """pi(n) through the whole system (API, broker, one worker per core) vs primesieve -tN."""
+    from system import running_system, timed_job  # bench/system.py, beside this script
+
+    cores = os.cpu_count() or 1
+    n = 10**9 if options.quick else 10**10
+    body = {"kind": "prime_count", "params": {"n": n}, "chunks": 64}
+    rows = []
+    with running_system(workers=cores) as base_url:
+        ours = min(timed_job(base_url, body, cache=False) for _ in range(options.repeats))
+        theirs = min(
+            primesieve_seconds(0, n, cores) or float("inf") for _ in range(options.repeats)
+        )
+        label = f"pi({sci(n)}) whole system, {cores} workers, cache off"
+        reference = (
+            f"{theirs:.3f} s (-t{cores})" if theirs != float("inf") else "primesieve missing"
+        )
+        ratio = f"{ours / theirs:.1f}x its time" if theirs != float("inf") else ""
+        rows.append(Row(label, f"{ours:.3f} s", reference, ratio, "POST to SUCCESS over HTTP"))
+        cold = timed_job(base_url, body, cache=True)
+        warm = timed_job(base_url, body, cache=True)
+        rows.append(
+            Row(
+                f"pi({sci(n)}) again, from the chunk cache",
+                f"{warm:.3f} s",
+                "",
+                "",
+                f"first run with the cache on: {cold:.3f} s",
+            )
+        )
+    return rows
+
+
 SECTIONS: list[Callable[[Options], list[Row]]] = [
     sieve_rows,
     memory_rows,
     prime_list_rows,
     monte_carlo_rows,
-    # ----------------------------------------------------------------------------------
-    # Whole-system rows (pi(1e10) through API + workers, result-cache hits) belong here:
-    # add a function taking Options and returning list[Row], and list it below.
-    # ----------------------------------------------------------------------------------
+    system_rows,
 ]
 
 

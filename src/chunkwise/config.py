@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     prime_count_max_n: int = Field(
         default=10**13, ge=10_000, description="Largest n a prime_count job may ask for."
     )
+    prime_list_max_end: int = Field(
+        default=10**8, ge=1, description="Largest end of a prime_list job's range."
+    )
+    monte_carlo_max_paths: int = Field(
+        default=10**8, ge=1, description="Most paths a monte_carlo job may simulate."
+    )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
 
     chunk_time_limit_s: float = Field(
@@ -64,6 +70,13 @@ class Settings(BaseSettings):
         description="Comma-separated `module:Class` workload kinds to load beside the built-in.",
     )
 
+    cache_enabled: bool = Field(
+        default=True, description="Reuse cached pieces of earlier jobs (prime_count blocks)."
+    )
+    cache_max_entries: int = Field(
+        default=1_000_000, ge=0, description="Cached pieces kept; least recently used go first."
+    )
+
     worker_heartbeat_s: float = Field(
         default=2.0, gt=0, description="How often a worker tells the store it is alive."
     )
@@ -74,6 +87,14 @@ class Settings(BaseSettings):
         default=3600,
         ge=1,
         description="Redis transport: when an unacknowledged chunk is redelivered.",
+    )
+    result_ttl_s: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="How long a finished job and its result are kept before they expire.",
+    )
+    retention_sweep_interval_s: float = Field(
+        default=300.0, gt=0, description="How often a worker removes expired jobs."
     )
 
     @field_validator("cors_origins", "extra_workloads", mode="before")
@@ -109,7 +130,11 @@ class Settings(BaseSettings):
 
     def workload_limits(self) -> dict[str, int]:
         """Bounds handed to workload parameter validation as pydantic context."""
-        return {"prime_count_max_n": self.prime_count_max_n}
+        return {
+            "prime_count_max_n": self.prime_count_max_n,
+            "prime_list_max_end": self.prime_list_max_end,
+            "monte_carlo_max_paths": self.monte_carlo_max_paths,
+        }
 
 
 @lru_cache(maxsize=1)

@@ -9,7 +9,7 @@ import pytest
 
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK
 from chunkwise.engine.dispatch import publish_chunks
-from chunkwise.engine.runner import ChunkRunner
+from chunkwise.engine.runner import ChunkRunner, Computed
 from chunkwise.engine.worker import build_worker_app
 from chunkwise.store import jobs
 from chunkwise.workloads import get_workload
@@ -43,7 +43,7 @@ def test_the_seed_example_rises_to_16_chunks_and_counts_17984(live: LiveSystem) 
     # Then the completed count only rose, reached 16, and the count is exact
     assert seen == sorted(seen) and seen[-1] == 16
     assert job["state"] == "SUCCESS"
-    assert job["progress"] == {"completed": 16, "total": 16}
+    assert job["progress"] == {"completed": 16, "total": 16, "cached": 0}
     assert job["result"]["prime_count"] == 17984
     assert job["result"]["duration_sec"] >= 0
     assert job["started_at"] and job["finished_at"]
@@ -62,7 +62,7 @@ def test_known_answers(
     job = live.wait_finished(live.submit(kind, {"n": n}, chunks))
     assert job["state"] == "SUCCESS"
     assert job["result"][key] == expected
-    assert job["progress"] == {"completed": chunks, "total": chunks}
+    assert job["progress"] == {"completed": chunks, "total": chunks, "cached": 0}
 
 
 def test_both_workers_record_chunks_of_one_job(live: LiveSystem) -> None:
@@ -93,7 +93,7 @@ def test_a_chunk_delivered_twice_changes_nothing(live: LiveSystem) -> None:
     task(job_id, 3, "sum_range", chunk.spec)
     # Then neither the count, nor the result, nor who computed the chunk changes
     after = live.job(job_id)
-    assert after["progress"] == before["progress"] == {"completed": 8, "total": 8}
+    assert after["progress"] == before["progress"] == {"completed": 8, "total": 8, "cached": 0}
     assert after["result"] == before["result"]
     with live.store.reader() as session:
         again = jobs.list_chunks(session, job_id=uuid.UUID(job_id))[3]
@@ -113,7 +113,7 @@ def test_a_redelivery_mid_job_counts_once(live: LiveSystem) -> None:
     # When chunk 0 arrives twice, then chunk 1
     task(str(job.id), 0, "sum_range", {"lo": 1, "hi": 50})
     task(str(job.id), 0, "sum_range", {"lo": 1, "hi": 50})
-    assert live.job(str(job.id))["progress"] == {"completed": 1, "total": 2}
+    assert live.job(str(job.id))["progress"] == {"completed": 1, "total": 2, "cached": 0}
     task(str(job.id), 1, "sum_range", {"lo": 51, "hi": 100})
     # Then the job ends with the exact sum
     final = live.job(str(job.id))
@@ -220,7 +220,11 @@ def test_the_api_never_waits_on_the_broker_for_reads(live: LiveSystem) -> None:
             session, kind="sum_range", params={"n": 1}, specs=[{"lo": 1, "hi": 1}]
         )
     body = live.job(str(job.id))
-    assert body["state"] == "PENDING" and body["progress"] == {"completed": 0, "total": 1}
+    assert body["state"] == "PENDING" and body["progress"] == {
+        "completed": 0,
+        "total": 1,
+        "cached": 0,
+    }
     with pytest.raises(httpx.HTTPStatusError):
         live.http.get("/api/jobs/" + str(uuid.uuid4())).raise_for_status()
 
@@ -238,7 +242,13 @@ def workers_of(live: LiveSystem, job_id: str) -> set[str | None]:
 
 def test_cancelling_a_running_job_stops_its_work(live: LiveSystem) -> None:
     # Given a job of 128 chunks of about half a second each, under way on both workers
-    job_id = live.submit("prime_count", {"n": 10**10}, 128)
+    # (computed afresh: an earlier test may have cached these blocks)
+    response = live.http.post(
+        "/api/jobs",
+        params={"cache": "false"},
+        json={"kind": "prime_count", "params": {"n": 10**10}, "chunks": 128},
+    )
+    job_id = response.json()["job_id"]
     wait_for(
         lambda: live.job(job_id)["state"] in ("STARTED", "PROGRESS"),
         timeout_s=30,
@@ -269,7 +279,7 @@ def test_cancelling_a_running_job_stops_its_work(live: LiveSystem) -> None:
     # And nothing of the cancelled job was counted or kept after the cancel
     final = live.job(job_id)
     assert final["state"] == "CANCELLED" and final["result"] is None and final["error"] is None
-    assert final["progress"] == {"completed": at_cancel, "total": 128}
+    assert final["progress"] == {"completed": at_cancel, "total": 128, "cached": 0}
     assert final["finished_at"] == cancelled["finished_at"]
     assert recorded_chunks(live, job_id) == at_cancel
 
@@ -283,14 +293,19 @@ def test_a_chunk_computed_across_the_cancel_is_ignored(live: LiveSystem) -> None
     assert live.http.delete(f"/api/jobs/{job.id}").json()["state"] == "CANCELLED"
 
     # When that chunk's partial arrives, and then a fresh delivery of chunk 1
-    runner.record(job, get_workload("sum_range"), index=0, partial=1275, worker="late")
+    with live.store.reader() as session:
+        header = jobs.job_header(session, job_id=job.id)
+    assert header is not None
+    runner.record(
+        header, get_workload("sum_range"), index=0, computed=Computed(1275), worker="late"
+    )
     task = build_worker_app(live.settings, live.store).tasks[RUN_CHUNK_TASK]
     task(str(job.id), 1, "sum_range", specs[1])
 
     # Then neither counts and nothing is kept
     final = live.job(str(job.id))
     assert final["state"] == "CANCELLED" and final["result"] is None
-    assert final["progress"] == {"completed": 0, "total": 2}
+    assert final["progress"] == {"completed": 0, "total": 2, "cached": 0}
     assert recorded_chunks(live, str(job.id)) == 0
 
 

@@ -31,7 +31,7 @@ def assert_exact_and_recorded_once(live: LiveSystem, job_id: str, *, chunks: int
     job = live.job(job_id)
     assert job["state"] == "SUCCESS", job["error"]
     assert job["result"]["prime_count"] == PI_1E8
-    assert job["progress"] == {"completed": chunks, "total": chunks}
+    assert job["progress"] == {"completed": chunks, "total": chunks, "cached": 0}
     with live.store.reader() as session:
         recorded = jobs.list_chunks(session, job_id=uuid.UUID(job_id))
     assert all(chunk.partial is not None and chunk.worker for chunk in recorded)

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 
 from chunkwise import __version__
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
-from chunkwise.api.routes import jobs, system
+from chunkwise.api.routes import jobs, results, system
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
@@ -57,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.celery = celery
     app.include_router(jobs.router)
+    app.include_router(results.router)
     app.include_router(system.router)
     _add_error_handlers(app)
     app.add_middleware(

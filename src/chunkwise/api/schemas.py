@@ -36,6 +36,7 @@ class JobAccepted(BaseModel):
 class Progress(BaseModel):
     completed: int = Field(description="Chunks whose partial result is recorded.")
     total: int
+    cached: int = Field(default=0, description="Recorded chunks served wholly from the cache.")
 
 
 class JobView(BaseModel):
@@ -46,6 +47,7 @@ class JobView(BaseModel):
     params: dict[str, Any]
     state: Literal["PENDING", "STARTED", "PROGRESS", "SUCCESS", "FAILURE", "CANCELLED"]
     progress: Progress
+    cache: bool = Field(default=True, description="Whether the job may reuse cached pieces.")
     result: dict[str, Any] | None = None
     error: str | None = None
     created_at: datetime
@@ -59,6 +61,17 @@ class JobPage(BaseModel):
     total: int
     limit: int
     offset: int
+    next_offset: int | None = Field(description="Offset of the next page, or null at the end.")
+
+
+class ResultPage(BaseModel):
+    """A page of a job's result items (the primes of a prime_list job), in order."""
+
+    job_id: uuid.UUID
+    total: int = Field(description="Items in the whole result.")
+    offset: int
+    limit: int
+    items: list[int]
     next_offset: int | None = Field(description="Offset of the next page, or null at the end.")
 
 

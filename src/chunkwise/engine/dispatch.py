@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery import Celery
+from kombu.exceptions import BatchPublishError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
 
@@ -29,6 +30,9 @@ from chunkwise.store import Job, Store, jobs
 from chunkwise.workloads import Chunk, UnknownWorkloadError, Workload, get_workload
 
 log = logging.getLogger(__name__)
+
+BROKER_ERRORS = (KombuOperationalError, BatchPublishError)
+"""What publishing raises when the broker is unreachable (a pipeline fails as a batch)."""
 
 
 def validate_job(
@@ -67,6 +71,7 @@ def submit_job(
     params: Mapping[str, Any],
     chunks: int,
     limits: Mapping[str, int],
+    use_cache: bool = True,
 ) -> Job:
     """Validate, store and publish a job; raises InvalidJobError or BrokerUnavailableError.
 
@@ -77,10 +82,12 @@ def submit_job(
     workload, normalised = validate_job(kind, params, limits)
     specs = workload.split(workload.params_model.model_validate(normalised, context=limits), chunks)
     with store.writer() as session:
-        job = jobs.create_job(session, kind=kind, params=normalised, specs=specs)
+        job = jobs.create_job(
+            session, kind=kind, params=normalised, specs=specs, use_cache=use_cache
+        )
     try:
         publish_chunks(app, job_id=job.id, kind=kind, specs=specs)
-    except KombuOperationalError as exc:
+    except BROKER_ERRORS as exc:
         with store.writer() as session:
             jobs.delete_job(session, job_id=job.id)
         raise BrokerUnavailableError(f"the broker does not answer: {exc}") from exc
@@ -93,9 +100,13 @@ def publish_chunks(app: Celery, *, job_id: uuid.UUID, kind: str, specs: Sequence
 
 
 def send_chunks(app: Celery, chunks: Sequence[jobs.PendingChunk], *, urgent: bool = False) -> None:
-    """Publish chunk messages; `urgent` ones are delivered before queued ordinary ones."""
+    """Publish chunk messages; `urgent` ones are delivered before queued ordinary ones.
+
+    On Redis they go out as one pipeline (kombu's publish batch); other transports send
+    them one by one through the same connection.
+    """
     priority = chunk_priority(app, urgent=urgent)
-    with app.producer_or_acquire() as producer:
+    with app.producer_or_acquire() as producer, producer.batch():
         for chunk in chunks:
             app.send_task(
                 RUN_CHUNK_TASK,
@@ -128,7 +139,7 @@ def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
     log.info("job %s cancelled at %s/%s chunks", job_id, job.completed_chunks, job.total_chunks)
     try:
         revoke_unfinished(store, app, job_id=job_id, terminate=False)
-    except KombuOperationalError:
+    except BROKER_ERRORS:
         log.warning("job %s cancelled, but its chunks could not be revoked", job_id)
     return job
 

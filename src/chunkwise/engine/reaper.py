@@ -21,7 +21,7 @@ from celery import Celery
 
 from chunkwise.engine.celery_app import parse_chunk_task_id, queued_chunks
 from chunkwise.engine.dispatch import send_chunks
-from chunkwise.store import Store, jobs
+from chunkwise.store import Store, cache, jobs
 from chunkwise.store import workers as worker_rows
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,13 @@ log = logging.getLogger(__name__)
 class Reaper:
     """Claims dead workers' rows and re-publishes their unfinished chunks."""
 
-    def __init__(self, store: Store, app: Celery, *, ttl_s: float) -> None:
+    def __init__(
+        self, store: Store, app: Celery, *, ttl_s: float, cache_max_entries: int | None = None
+    ) -> None:
         self.store = store
         self.app = app
         self.ttl_s = ttl_s
+        self.cache_max_entries = cache_max_entries
         self._next_sweep = time.monotonic() + ttl_s
 
     def after_beat(self) -> None:
@@ -42,6 +45,14 @@ class Reaper:
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + self.ttl_s
             self.sweep_orphans()
+            self.bound_cache()
+
+    def bound_cache(self) -> int:
+        """Evict least recently used cache entries beyond the size bound."""
+        if self.cache_max_entries is None:
+            return 0
+        with self.store.writer() as session:
+            return cache.evict(session, max_entries=self.cache_max_entries)
 
     def sweep_orphans(self) -> int:
         """Re-publish chunks nothing is coming for; returns how many went out again."""

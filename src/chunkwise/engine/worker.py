@@ -13,6 +13,7 @@ from celery.worker import state as worker_state
 from chunkwise.config import Settings
 from chunkwise.engine.celery_app import CHUNK_QUEUE, create_celery
 from chunkwise.engine.heartbeat import Heartbeat
+from chunkwise.engine.maintenance import Maintenance
 from chunkwise.engine.plugins import load_extra_workloads
 from chunkwise.engine.reaper import Reaper
 from chunkwise.engine.runner import ChunkRunner
@@ -35,6 +36,7 @@ def build_worker_app(settings: Settings, store: Store) -> Celery:
         settings.workload_limits(),
         max_attempts=settings.chunk_max_attempts,
         time_limit_s=settings.chunk_time_limit_s,
+        use_cache=settings.cache_enabled,
     )
     register_tasks(app, runner, retry_backoff_s=settings.chunk_retry_backoff_s)
     return app
@@ -69,13 +71,27 @@ def run_worker(
     store = Store(settings.resolved_database_url)
     store.create_schema()
     app = build_worker_app(settings, store)
-    reaper = Reaper(store, app, ttl_s=settings.worker_ttl_s)
+    reaper = Reaper(
+        store, app, ttl_s=settings.worker_ttl_s, cache_max_entries=settings.cache_max_entries
+    )
+    maintenance = Maintenance(
+        store,
+        result_ttl_s=settings.result_ttl_s,
+        interval_s=settings.retention_sweep_interval_s,
+    )
+
+    def after_beat() -> None:
+        try:
+            reaper.after_beat()
+        finally:  # a broker outage stops the reaper, not the store's housekeeping
+            maintenance.after_beat()
+
     heartbeat = Heartbeat(
         store,
         name=node,
         interval_s=settings.worker_heartbeat_s,
         holding=held_task_ids,
-        after_beat=reaper.after_beat,
+        after_beat=after_beat,
     )
 
     def on_process_init(**_: Any) -> None:

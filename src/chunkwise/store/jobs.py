@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, delete, exists, func, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState, utcnow
@@ -38,7 +38,12 @@ class ChunkRecord:
 
 
 def create_job(
-    session: Session, *, kind: str, params: dict[str, Any], specs: Sequence[dict[str, Any]]
+    session: Session,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    specs: Sequence[dict[str, Any]],
+    use_cache: bool = True,
 ) -> Job:
     """Add a PENDING job and its chunks; the caller's transaction commits them."""
     job = Job(
@@ -48,6 +53,8 @@ def create_job(
         state=JobState.PENDING,
         total_chunks=len(specs),
         completed_chunks=0,
+        cached_chunks=0,
+        use_cache=use_cache,
         created_at=utcnow(),
     )
     session.add(job)
@@ -75,56 +82,105 @@ def list_chunks(session: Session, *, job_id: uuid.UUID) -> list[Chunk]:
 
 
 def delete_job(session: Session, *, job_id: uuid.UUID) -> None:
-    session.execute(delete(Chunk).where(Chunk.job_id == job_id))
-    session.execute(delete(Job).where(Job.id == job_id))
+    session.connection().execute(delete(Chunk).where(Chunk.job_id == job_id))
+    session.connection().execute(delete(Job).where(Job.id == job_id))
+
+
+# The statements a chunk runs are built once: building a SQLAlchemy statement costs more
+# than executing it on SQLite, and every chunk runs these.
+_RUNNING = Job.state.not_in(_TERMINAL)
+_HEADER = select(Job.id, Job.kind, Job.params, Job.state, Job.created_at, Job.use_cache).where(
+    Job.id == bindparam("b_job")
+)
+_MARK_STARTED = (
+    update(Job)
+    .where(Job.id == bindparam("b_job"), Job.state == JobState.PENDING)
+    .values(state=JobState.STARTED, started_at=bindparam("b_now"))
+)
+_WRITE_PARTIAL = (
+    update(Chunk)
+    .where(
+        Chunk.job_id == bindparam("b_job"),
+        Chunk.index == bindparam("b_index"),
+        Chunk.partial.is_(None),
+        exists().where(Job.id == bindparam("b_job"), _RUNNING),
+    )
+    .values(
+        partial=bindparam("b_partial"),
+        worker=bindparam("b_worker"),
+        finished_at=bindparam("b_now"),
+        cache_hits=bindparam("b_hits"),
+    )
+)
+_COUNT_CHUNK = (
+    update(Job)
+    .where(Job.id == bindparam("b_job"), _RUNNING)
+    .values(
+        completed_chunks=Job.completed_chunks + 1,
+        cached_chunks=Job.cached_chunks + bindparam("b_cached"),
+        state=JobState.PROGRESS,
+        started_at=func.coalesce(Job.started_at, bindparam("b_now")),
+    )
+    .returning(Job.completed_chunks, Job.total_chunks, Job.state)
+)
+_COUNTS = select(Job.completed_chunks, Job.total_chunks, Job.state).where(
+    Job.id == bindparam("b_job")
+)
+
+
+@dataclass(frozen=True)
+class JobHeader:
+    """What running a chunk needs to know of its job."""
+
+    id: uuid.UUID
+    kind: str
+    params: dict[str, Any]
+    state: JobState
+    created_at: datetime
+    use_cache: bool
+
+
+def job_header(session: Session, *, job_id: uuid.UUID) -> JobHeader | None:
+    row = session.connection().execute(_HEADER, {"b_job": job_id}).one_or_none()
+    return None if row is None else JobHeader(row[0], row[1], row[2], JobState(row[3]), *row[4:])
 
 
 def mark_started(session: Session, *, job_id: uuid.UUID) -> bool:
     """Move a PENDING job to STARTED; False when it had already moved on."""
-    result = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.state == JobState.PENDING)
-        .values(state=JobState.STARTED, started_at=utcnow())
-    )
+    result = session.connection().execute(_MARK_STARTED, {"b_job": job_id, "b_now": utcnow()})
     return bool(getattr(result, "rowcount", 0))
 
 
 def record_chunk(
-    session: Session, *, job_id: uuid.UUID, index: int, partial: Any, worker: str
+    session: Session,
+    *,
+    job_id: uuid.UUID,
+    index: int,
+    partial: Any,
+    worker: str,
+    cache_hits: int = 0,
+    from_cache: bool = False,
 ) -> ChunkRecord:
     """Keep a chunk's partial once and count it; a second recording changes nothing.
 
     A job that has ended (SUCCESS, FAILURE, CANCELLED) is not counted and gets no new
     partials; on PostgreSQL a partial racing the end's commit may still land, uncounted.
     """
-    now = utcnow()
-    job_running = exists().where(Job.id == job_id, Job.state.not_in(_TERMINAL))
-    written = session.execute(
-        update(Chunk)
-        .where(
-            Chunk.job_id == job_id,
-            Chunk.index == index,
-            Chunk.partial.is_(None),
-            job_running,
-        )
-        .values(partial=partial, worker=worker, finished_at=now)
-    )
-    if getattr(written, "rowcount", 0):
-        row = session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.state.not_in(_TERMINAL))
-            .values(
-                completed_chunks=Job.completed_chunks + 1,
-                state=JobState.PROGRESS,
-                started_at=func.coalesce(Job.started_at, now),
-            )
-            .returning(Job.completed_chunks, Job.total_chunks, Job.state)
-        ).one_or_none()
+    connection = session.connection()
+    values = {
+        "b_job": job_id,
+        "b_index": index,
+        "b_partial": partial,
+        "b_worker": worker,
+        "b_now": utcnow(),
+        "b_hits": cache_hits,
+        "b_cached": int(from_cache),
+    }
+    if getattr(connection.execute(_WRITE_PARTIAL, values), "rowcount", 0):
+        row = connection.execute(_COUNT_CHUNK, values).one_or_none()
         if row is not None:
             return ChunkRecord(True, row[0], row[1], JobState(row[2]))
-    job = session.execute(
-        select(Job.completed_chunks, Job.total_chunks, Job.state).where(Job.id == job_id)
-    ).one()
+    job = connection.execute(_COUNTS, values).one()
     return ChunkRecord(False, job[0], job[1], JobState(job[2]))
 
 
@@ -151,7 +207,7 @@ def cancel_job(session: Session, *, job_id: uuid.UUID) -> bool:
 
 def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: Any) -> bool:
     now = utcnow()
-    result = session.execute(
+    result = session.connection().execute(
         update(Job)
         .where(Job.id == job_id, Job.state.not_in(_TERMINAL))
         .values(
@@ -215,3 +271,9 @@ def stalled_chunks(session: Session, *, quiet_s: float) -> list[PendingChunk]:
         .order_by(Job.created_at, Chunk.index)
     )
     return [PendingChunk(job_id, index, kind, spec) for job_id, index, kind, spec in rows]
+
+
+def chunk_partial(session: Session, *, job_id: uuid.UUID, index: int) -> Any:
+    """One chunk's recorded partial (None when not recorded)."""
+    query = select(Chunk.partial).where(Chunk.job_id == job_id, Chunk.index == index)
+    return session.scalar(query)

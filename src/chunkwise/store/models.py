@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,6 +87,9 @@ class Job(Base):
     state: Mapped[str] = mapped_column(String(16), default=JobState.PENDING)
     total_chunks: Mapped[int] = mapped_column(Integer)
     completed_chunks: Mapped[int] = mapped_column(Integer, default=0)
+    cached_chunks: Mapped[int] = mapped_column(Integer, default=0)
+    """Recorded chunks whose every piece came from the chunk cache."""
+    use_cache: Mapped[bool] = mapped_column(Boolean, default=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONText, default=None)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -109,6 +112,19 @@ class Chunk(Base):
     partial: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
     worker: Mapped[str | None] = mapped_column(String(255), default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    cache_hits: Mapped[int] = mapped_column(Integer, default=0)
+    """Pieces of this chunk taken from the chunk cache instead of computed."""
+
+
+class CacheEntry(Base):
+    """A computed piece's partial, by content key (kind and grid block), for any job."""
+
+    __tablename__ = "cache_entries"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONText)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 class Worker(Base):
@@ -125,3 +141,20 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     holding: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
     """Chunk task ids (job:index) received and not yet finished."""
+
+
+class ExpiredJob(Base):
+    """What is left of a finished job once its retention ran out: enough to say so."""
+
+    __tablename__ = "expired_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    expired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_expired_jobs_expired_at", "expired_at"),)
+
+
+# Outside the Job class so retention's sweep finds expired jobs by a range scan.
+Index("ix_jobs_finished_at", Job.finished_at)

@@ -23,7 +23,7 @@ class DeadWorker:
 def heartbeat(session: Session, *, name: str, holding: Sequence[str] = ()) -> None:
     """Say that worker `name` is alive now and holds `holding`, adding its row if needed."""
     now = utcnow()
-    result = session.execute(
+    result = session.connection().execute(
         update(Worker).where(Worker.name == name).values(heartbeat_at=now, holding=list(holding))
     )
     if not getattr(result, "rowcount", 0):
@@ -31,7 +31,7 @@ def heartbeat(session: Session, *, name: str, holding: Sequence[str] = ()) -> No
 
 
 def remove_worker(session: Session, *, name: str) -> None:
-    session.execute(delete(Worker).where(Worker.name == name))
+    session.connection().execute(delete(Worker).where(Worker.name == name))
 
 
 def claim_dead_workers(session: Session, *, ttl_s: float) -> list[DeadWorker]:
@@ -41,9 +41,13 @@ def claim_dead_workers(session: Session, *, ttl_s: float) -> list[DeadWorker]:
     once, however many live workers look at the same moment.
     """
     since = utcnow() - timedelta(seconds=ttl_s)
-    rows = session.execute(
-        delete(Worker).where(Worker.heartbeat_at < since).returning(Worker.name, Worker.holding)
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            delete(Worker).where(Worker.heartbeat_at < since).returning(Worker.name, Worker.holding)
+        )
+        .all()
+    )
     return [DeadWorker(name, list(holding or [])) for name, holding in rows]
 
 

@@ -12,7 +12,8 @@ the store.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
@@ -24,6 +25,16 @@ Partial = Any
 """The JSON value one chunk computes."""
 
 P = TypeVar("P", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A part of a chunk. With a key it is a unit the engine may take from its cache: the
+    key names the piece's content (kind and grid block), so any job that needs the same
+    block gets the same partial."""
+
+    key: str | None
+    chunk: Chunk
 
 
 class UnknownWorkloadError(LookupError):
@@ -58,6 +69,22 @@ class Workload(ABC, Generic[P]):
 
     def warm_up(self) -> None:
         """Prepare a worker process (compile kernels, build tables) before its first chunk."""
+
+    def cache_pieces(self, chunk: Chunk) -> list[Piece] | None:
+        """The chunk cut into pieces along this kind's cache grid; None: it does not cache."""
+        return None
+
+    def merge_pieces(self, partials: Sequence[Partial]) -> Partial:
+        """One chunk's partial from its pieces' partials, in piece order."""
+        raise NotImplementedError(f"{self.kind} does not cache")
+
+    def count_items(self, partial: Partial) -> int | None:
+        """How many result items a partial holds, for kinds whose result is a long list."""
+        return None
+
+    def item_blocks(self, partial: Partial) -> Iterator[Sequence[Any]]:
+        """A partial's result items in order, a bounded block at a time."""
+        raise NotImplementedError(f"{self.kind} has no item list")
 
 
 def contiguous_ranges(lo: int, hi: int, chunks: int) -> list[tuple[int, int]]:

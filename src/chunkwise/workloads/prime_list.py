@@ -12,7 +12,7 @@ four orders of magnitude slower than the sieve per number near 1e6.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
 from chunkwise.workloads.jit import njit
-from chunkwise.workloads.prime_codec import encode_primes
+from chunkwise.workloads.prime_codec import encode_primes, iter_prime_blocks
 from chunkwise.workloads.primes import list_primes_between, warm_up_sieve
 from chunkwise.workloads.sieve import Int64Array, estimated_prime_count
 
@@ -118,6 +118,13 @@ class PrimeList(Workload[PrimeListParams]):
             "first": filled[0]["first"] if filled else None,
             "last": filled[-1]["last"] if filled else None,
         }
+
+    def count_items(self, partial: Partial) -> int | None:
+        return int(partial["count"])
+
+    def item_blocks(self, partial: Partial) -> Iterator[Sequence[Any]]:
+        for block in iter_prime_blocks(partial):
+            yield block.tolist()
 
     def warm_up(self) -> None:
         warm_up_sieve()

@@ -30,7 +30,14 @@ ERRORS = {
     responses={k: ERRORS[k] for k in (400, 503)},
 )
 def create_job(
-    body: JobCreate, response: Response, store: StoreDep, celery: CeleryDep, settings: SettingsDep
+    body: JobCreate,
+    response: Response,
+    store: StoreDep,
+    celery: CeleryDep,
+    settings: SettingsDep,
+    cache: Annotated[
+        bool, Query(description="Reuse pieces computed by earlier jobs; false recomputes all.")
+    ] = True,
 ) -> JobAccepted:
     """Submit a job; it is split into chunks that workers compute in parallel."""
     job = submit_job(
@@ -40,6 +47,7 @@ def create_job(
         params=body.params,
         chunks=body.chunks,
         limits=settings.workload_limits(),
+        use_cache=cache,
     )
     response.headers["Location"] = f"/api/jobs/{job.id}"
     return JobAccepted(job_id=job.id, status=job.state)
@@ -49,7 +57,7 @@ def create_job(
 def list_jobs(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> JobPage:
     """Jobs, newest first, a page at a time."""
     with store.reader() as session:
@@ -66,10 +74,17 @@ def list_jobs(
 
 
 @router.get("/{job_id}", responses={404: ERRORS[404], 503: ERRORS[503]})
-def get_job(job_id: str, store: StoreDep) -> JobView:
+def get_job(job_id: str, store: StoreDep, settings: SettingsDep) -> JobView:
     """A job's state, progress and, once finished, its result or error."""
+    from chunkwise.engine.maintenance import describe_expiry
+    from chunkwise.store import retention
+
+    job_uuid = parse_job_id(job_id)
     with store.reader() as session:
-        job = jobs.get_job(session, parse_job_id(job_id))
+        job = jobs.get_job(session, job_uuid)
+        tombstone = retention.expired_job(session, job_uuid) if job is None else None
+    if tombstone is not None:
+        raise JobNotFoundError(describe_expiry(tombstone, result_ttl_s=settings.result_ttl_s))
     if job is None:
         raise JobNotFoundError(f"no job with id {job_id}")
     return job_view(job)
@@ -102,7 +117,10 @@ def job_view(job: Job) -> JobView:
         kind=job.kind,
         params=job.params,
         state=job.state,
-        progress=Progress(completed=job.completed_chunks, total=job.total_chunks),
+        progress=Progress(
+            completed=job.completed_chunks, total=job.total_chunks, cached=job.cached_chunks
+        ),
+        cache=job.use_cache,
         result=job.result,
         error=job.error,
         created_at=job.created_at,

@@ -1,0 +1,49 @@
+"""Long results: a job's items a page at a time, or streamed as text."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+
+from chunkwise.api.deps import StoreDep
+from chunkwise.api.routes.jobs import ERRORS, parse_job_id
+from chunkwise.api.schemas import ResultPage
+from chunkwise.engine.results import item_page, item_text, listable_job
+
+router = APIRouter(prefix="/api/jobs", tags=["results"])
+RESPONSES: dict[int | str, dict[str, Any]] = {code: ERRORS[code] for code in (400, 404, 409, 503)}
+
+
+@router.get("/{job_id}/result", responses=RESPONSES)
+def result_page(
+    job_id: str,
+    store: StoreDep,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> ResultPage:
+    """A page of a finished job's result items (the primes of a prime_list job)."""
+    page = item_page(store, parse_job_id(job_id), offset=offset, limit=limit)
+    end = offset + len(page.items)
+    return ResultPage(
+        job_id=parse_job_id(job_id),
+        total=page.total,
+        offset=offset,
+        limit=limit,
+        items=page.items,
+        next_offset=end if end < page.total else None,
+    )
+
+
+@router.get(
+    "/{job_id}/result.txt",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/plain": {}}}, **RESPONSES},
+)
+def result_text(job_id: str, store: StoreDep) -> StreamingResponse:
+    """The whole result as a text download, one item per line, streamed."""
+    parsed = parse_job_id(job_id)
+    listable_job(store, parsed)  # refuse before the 200 starts
+    headers = {"Content-Disposition": f'attachment; filename="{parsed}.txt"'}
+    return StreamingResponse(item_text(store, parsed), media_type="text/plain", headers=headers)

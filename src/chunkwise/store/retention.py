@@ -1,0 +1,79 @@
+"""Retention: finished jobs expire after a while, leaving a tombstone that says when.
+
+Every worker may sweep at the same moment, so each step is safe to repeat and to race:
+the jobs a sweep takes are locked (PostgreSQL skips rows another sweep holds; SQLite
+writers take turns), a tombstone already written is left alone, and a job is deleted
+only while it is still finished.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from chunkwise.store.models import TERMINAL_STATES, Chunk, ExpiredJob, Job, utcnow
+
+_TERMINAL = [state.value for state in TERMINAL_STATES]
+
+
+def _expired(older_than: datetime) -> tuple[ColumnElement[bool], ...]:
+    return (Job.state.in_(_TERMINAL), Job.finished_at < older_than)
+
+
+def has_expired_jobs(session: Session, *, older_than: datetime) -> bool:
+    """Whether any finished job ended before `older_than`; cheap, for a read-only session."""
+    query = select(Job.id).where(*_expired(older_than)).limit(1)
+    return session.scalar(query) is not None
+
+
+def expire_finished_jobs(session: Session, *, older_than: datetime, limit: int) -> int:
+    """Replace up to `limit` jobs that finished before `older_than` by tombstones.
+
+    Returns how many jobs this call removed; call again (in a new transaction) while it
+    returns `limit`.
+    """
+    rows = session.execute(
+        select(Job.id, Job.kind, Job.finished_at)
+        .where(*_expired(older_than))
+        .order_by(Job.finished_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        return 0
+    now = utcnow()
+    tombstones = [
+        {"id": job_id, "kind": kind, "finished_at": finished_at, "expired_at": now}
+        for job_id, kind, finished_at in rows
+    ]
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(ExpiredJob).values(tombstones).on_conflict_do_nothing())
+    ids = [job_id for job_id, _, _ in rows]
+    session.execute(delete(Chunk).where(Chunk.job_id.in_(ids)))
+    removed = session.execute(delete(Job).where(Job.id.in_(ids), Job.state.in_(_TERMINAL)))
+    return int(getattr(removed, "rowcount", 0) or 0)
+
+
+def expired_job(session: Session, job_id: uuid.UUID) -> ExpiredJob | None:
+    """The tombstone of an expired job, if it expired (and was not purged since)."""
+    return session.get(ExpiredJob, job_id)
+
+
+def purge_tombstones(session: Session, *, older_than: datetime, limit: int) -> int:
+    """Delete up to `limit` tombstones written before `older_than`; returns how many."""
+    oldest = (
+        select(ExpiredJob.id)
+        .where(ExpiredJob.expired_at < older_than)
+        .order_by(ExpiredJob.expired_at)
+        .limit(limit)
+    )
+    ids = list(session.scalars(oldest))
+    if not ids:
+        return 0
+    removed = session.execute(delete(ExpiredJob).where(ExpiredJob.id.in_(ids)))
+    return int(getattr(removed, "rowcount", 0) or 0)
