@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(results.router)
     app.include_router(system.router)
     _add_error_handlers(app)
+    _document_validation_as_400(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
@@ -69,6 +71,35 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(FormBodyAsJsonMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     return app
+
+
+def _document_validation_as_400(app: FastAPI) -> None:
+    """Say in the OpenAPI document what the API does: invalid input is a 400, not a 422."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()
+            for operation in _operations(schema):
+                invalid = operation.get("responses", {}).pop("422", None)
+                if invalid is not None:
+                    operation["responses"].setdefault("400", _INVALID_RESPONSE)
+            schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+            schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_INVALID_RESPONSE = {
+    "description": "Invalid request",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}},
+}
+
+
+def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    return [op for path in schema.get("paths", {}).values() for op in path.values()]
 
 
 def _add_error_handlers(app: FastAPI) -> None:
