@@ -8,8 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,31 +16,10 @@ import pytest
 import redis
 
 from chunkwise.embedded_broker import PID_FILE_NAME, EmbeddedBroker, stop_stale_broker
+from tests.waiting import is_gone, wait_for
 
 PYTHON = sys.executable
 DEADLINE_S = 20.0
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = DEADLINE_S) -> None:
-    """Poll `condition` until it holds; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout_s} s")
-        time.sleep(0.02)
-
-
-def is_gone(pid: int) -> bool:
-    """No such process, or only a zombie waiting for some other parent (init) to reap it."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 def kill_if_alive(pid: int) -> None:
@@ -94,7 +72,7 @@ def test_pid_file_is_written_on_start_and_removed_on_stop(tmp_path: Path) -> Non
 
     assert not (tmp_path / PID_FILE_NAME).exists()
     assert not broker.is_running
-    wait_for(lambda: is_gone(pid))
+    wait_for(lambda: is_gone(pid), timeout_s=DEADLINE_S, interval_s=0.02)
 
 
 def test_restart_keeps_the_url_and_the_queued_messages(broker: EmbeddedBroker) -> None:

@@ -7,39 +7,17 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from chunkwise.supervisor import ProcessGroup
+from tests.waiting import is_gone, wait_for
 
 PYTHON = sys.executable
 SLEEPER = [PYTHON, "-c", "import time; time.sleep(60)"]
 DEADLINE_S = 20.0
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float = DEADLINE_S) -> None:
-    """Poll `condition` until it holds; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout_s} s")
-        time.sleep(0.02)
-
-
-def is_gone(pid: int) -> bool:
-    """No such process, or only a zombie waiting for some other parent (init) to reap it."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 def ignores_sigterm(ready: Path) -> list[str]:
@@ -106,7 +84,7 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(
     ready = tmp_path / "ready"
     stubborn = group.spawn("stubborn", ignores_sigterm(ready))
     polite = group.spawn("polite", SLEEPER)
-    wait_for(ready.exists)
+    wait_for(ready.exists, timeout_s=DEADLINE_S, interval_s=0.02)
 
     group.stop_all(grace_s=0.5)
 
@@ -127,14 +105,18 @@ def test_stop_all_kills_grandchildren_a_child_left_behind(
         "time.sleep(60)\n"
     )
     group.spawn("parent", [PYTHON, "-c", code, str(pid_file)])
-    wait_for(lambda: pid_file.exists() and (tmp_path / "ready").exists())
+    wait_for(
+        lambda: pid_file.exists() and (tmp_path / "ready").exists(),
+        timeout_s=DEADLINE_S,
+        interval_s=0.02,
+    )
     grandchild_pid = int(pid_file.read_text())
 
     # When the group is stopped
     group.stop_all(grace_s=5.0)
 
     # Then the grandchild is gone too
-    wait_for(lambda: is_gone(grandchild_pid))
+    wait_for(lambda: is_gone(grandchild_pid), timeout_s=DEADLINE_S, interval_s=0.02)
 
 
 SUPERVISOR_SCRIPT = """
@@ -177,7 +159,7 @@ def test_children_die_when_the_supervisor_is_sigkilled() -> None:
         supervisor.kill()
         supervisor.wait()
 
-        wait_for(lambda: is_gone(child_pid))
+        wait_for(lambda: is_gone(child_pid), timeout_s=DEADLINE_S, interval_s=0.02)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -188,4 +170,4 @@ def test_a_signal_to_the_supervisor_stops_it_cleanly(sig: signal.Signals) -> Non
 
         assert supervisor.returncode == 0
         assert out.strip() == f"exited: None child: {-signal.SIGTERM}"
-        wait_for(lambda: is_gone(child_pid))
+        wait_for(lambda: is_gone(child_pid), timeout_s=DEADLINE_S, interval_s=0.02)

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationInfo
 
 Chunk = dict[str, Any]
 """A JSON object that describes one chunk completely: `run_chunk` needs nothing else."""
@@ -85,6 +85,18 @@ class Workload(ABC, Generic[P]):
     def item_blocks(self, partial: Partial) -> Iterator[Sequence[Any]]:
         """A partial's result items in order, a bounded block at a time."""
         raise NotImplementedError(f"{self.kind} has no item list")
+
+
+def within_limit(value: int, info: ValidationInfo, *, limit_key: str, default: int) -> int:
+    """Check `value` against the deployment's bound, passed as pydantic context.
+
+    Bounds are settings, which workloads may not import; the engine hands them in as the
+    validation context under `limit_key`.
+    """
+    limit = int((info.context or {}).get(limit_key, default))
+    if value > limit:
+        raise ValueError(f"Input should be less than or equal to {limit}")
+    return value
 
 
 def contiguous_ranges(lo: int, hi: int, chunks: int) -> list[tuple[int, int]]:

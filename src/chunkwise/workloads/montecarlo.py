@@ -40,7 +40,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
+from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges, within_limit
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -77,10 +77,9 @@ class MonteCarloParams(BaseModel):
     @field_validator("paths")
     @classmethod
     def _within_limit(cls, paths: int, info: ValidationInfo) -> int:
-        limit = (info.context or {}).get("monte_carlo_max_paths", DEFAULT_MAX_PATHS)
-        if paths > limit:
-            raise ValueError(f"Input should be less than or equal to {limit}")
-        return paths
+        return within_limit(
+            paths, info, limit_key="monte_carlo_max_paths", default=DEFAULT_MAX_PATHS
+        )
 
 
 def histogram_range(rate: float, volatility: float, years: int) -> tuple[float, float]:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
+from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges, within_limit
 from chunkwise.workloads.jit import njit
 from chunkwise.workloads.prime_codec import encode_primes, iter_prime_blocks
 from chunkwise.workloads.primes import list_primes_between, warm_up_sieve
@@ -42,9 +42,7 @@ class PrimeListParams(BaseModel):
     @field_validator("end")
     @classmethod
     def _end_in_bounds(cls, end: int, info: ValidationInfo) -> int:
-        limit = (info.context or {}).get("prime_list_max_end", DEFAULT_MAX_END)
-        if end > limit:
-            raise ValueError(f"Input should be less than or equal to {limit}")
+        within_limit(end, info, limit_key="prime_list_max_end", default=DEFAULT_MAX_END)
         start = info.data.get("start")
         if start is not None and end < start:
             raise ValueError(f"end ({end}) should be greater than or equal to start ({start})")

@@ -11,7 +11,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from chunkwise.workloads.base import Chunk, Partial, Piece, Workload, contiguous_ranges
+from chunkwise.workloads.base import (
+    Chunk,
+    Partial,
+    Piece,
+    Workload,
+    contiguous_ranges,
+    within_limit,
+)
 from chunkwise.workloads.jit import NUMBA_AVAILABLE
 from chunkwise.workloads.sieve import Int64Array, count_primes_numba, list_primes_numba
 from chunkwise.workloads.sieve_numpy import count_primes_numpy, list_primes_numpy
@@ -39,10 +46,7 @@ class PrimeCountParams(BaseModel):
     @field_validator("n")
     @classmethod
     def _within_limit(cls, n: int, info: ValidationInfo) -> int:
-        limit = (info.context or {}).get("prime_count_max_n", DEFAULT_MAX_N)
-        if n > limit:
-            raise ValueError(f"Input should be less than or equal to {limit}")
-        return n
+        return within_limit(n, info, limit_key="prime_count_max_n", default=DEFAULT_MAX_N)
 
 
 def _check_bounds(hi: int) -> None:
