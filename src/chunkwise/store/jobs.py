@@ -220,10 +220,6 @@ def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: 
     return bool(getattr(result, "rowcount", 0))
 
 
-def job_created_at(session: Session, *, job_id: uuid.UUID) -> datetime | None:
-    return session.scalar(select(Job.created_at).where(Job.id == job_id))
-
-
 @dataclass(frozen=True)
 class PendingChunk:
     """A chunk still owed to a running job: enough to publish it again."""
