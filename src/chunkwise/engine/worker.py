@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from typing import Any
@@ -57,6 +58,15 @@ def held_task_ids() -> list[str]:
     return []
 
 
+class WithoutBackendNoise(logging.Filter):
+    """Drops Celery's warning that a revoke could not be stored in a result backend:
+    chunkwise has none by design (the store holds every state)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith("Failed to mark task") and "No result backend" in message)
+
+
 def warm_up_workloads() -> None:
     """Compile kernels and build tables before the first chunk arrives."""
     for kind in workload_kinds():
@@ -98,6 +108,10 @@ def run_worker(
         store.reset_after_fork()
         warm_up_workloads()
 
+    # Warm before forking: pool children inherit compiled kernels, and the worker reports
+    # in (heartbeat at worker_ready) only once it can compute at full speed.
+    warm_up_workloads()
+    logging.getLogger("celery.worker.control").addFilter(WithoutBackendNoise())
     worker_process_init.connect(on_process_init, weak=False)
     worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
     task_received.connect(lambda **_: heartbeat.wake(), weak=False)
