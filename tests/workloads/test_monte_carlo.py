@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from jobs import run_job
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload, montecarlo
@@ -15,16 +16,6 @@ from chunkwise.workloads.montecarlo import MonteCarloParams, simulate_log_return
 
 WORKLOAD = get_workload("monte_carlo")
 BASE = {"amount": 10_000.0, "rate": 0.05, "volatility": 0.2, "years": 10}
-
-
-def run_job(raw: dict[str, Any], chunks: int) -> dict[str, Any]:
-    """The result, with every partial passed through JSON as the broker and store do."""
-    params = WORKLOAD.parse_params(raw, {})
-    partials = [
-        json.loads(json.dumps(WORKLOAD.run_chunk(chunk)))
-        for chunk in WORKLOAD.split(params, chunks)
-    ]
-    return WORKLOAD.combine(params, partials)
 
 
 @pytest.fixture
@@ -36,7 +27,7 @@ def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
 def test_mean_is_within_three_standard_errors_of_the_expectation(seed: int) -> None:
     # dS/S = rate dt + volatility dW, so E[S_T] = amount * exp(rate * years).
-    result = run_job({**BASE, "paths": 40_000, "seed": seed}, 3)
+    result = run_job(WORKLOAD, {**BASE, "paths": 40_000, "seed": seed}, 3)[1]
     expected = BASE["amount"] * exp(BASE["rate"] * BASE["years"])
     assert result["expected_mean"] == pytest.approx(expected)
     assert abs(result["mean"] - expected) < 3 * result["standard_error"]
@@ -46,7 +37,7 @@ def test_mean_is_within_three_standard_errors_of_the_expectation(seed: int) -> N
 @pytest.mark.usefixtures("small_blocks")
 def test_results_are_bit_identical_for_any_chunk_count() -> None:
     raw = {**BASE, "paths": 30_500, "seed": 42}
-    one, seven, many = (run_job(raw, chunks) for chunks in (1, 7, 64))
+    one, seven, many = (run_job(WORKLOAD, raw, chunks)[1] for chunks in (1, 7, 64))
     assert one == seven == many
 
 
@@ -57,20 +48,24 @@ def test_a_retried_chunk_repeats_its_partial() -> None:
 
 
 def test_different_seeds_give_different_results() -> None:
-    assert run_job({**BASE, "paths": 2_000, "seed": 1}, 1) != run_job(
-        {**BASE, "paths": 2_000, "seed": 2}, 1
+    assert (
+        run_job(WORKLOAD, {**BASE, "paths": 2_000, "seed": 1}, 1)[1]
+        != run_job(WORKLOAD, {**BASE, "paths": 2_000, "seed": 2}, 1)[1]
     )
 
 
 def test_no_seed_means_seed_zero() -> None:
-    assert run_job({**BASE, "paths": 2_000}, 2) == run_job({**BASE, "paths": 2_000, "seed": 0}, 2)
+    assert (
+        run_job(WORKLOAD, {**BASE, "paths": 2_000}, 2)[1]
+        == run_job(WORKLOAD, {**BASE, "paths": 2_000, "seed": 0}, 2)[1]
+    )
 
 
 @pytest.mark.usefixtures("small_blocks")
 @pytest.mark.parametrize("volatility", [0.05, 0.2, 0.9])
 def test_percentiles_are_within_the_stated_bound(volatility: float) -> None:
     raw = {**BASE, "volatility": volatility, "paths": 20_000, "seed": 3}
-    result = run_job(raw, 4)
+    result = run_job(WORKLOAD, raw, 4)[1]
     chunk = WORKLOAD.split(WORKLOAD.parse_params(raw, {}), 1)[0]
     blocks = range(chunk["first_block"], chunk["last_block"] + 1)
     terminal = np.sort(
@@ -88,7 +83,7 @@ def test_percentiles_are_within_the_stated_bound(volatility: float) -> None:
 
 @pytest.mark.parametrize(("rate", "loss"), [(0.05, 0.0), (-0.05, 1.0)])
 def test_without_volatility_every_path_ends_alike(rate: float, loss: float) -> None:
-    result = run_job({**BASE, "rate": rate, "volatility": 0, "paths": 1_000}, 3)
+    result = run_job(WORKLOAD, {**BASE, "rate": rate, "volatility": 0, "paths": 1_000}, 3)[1]
     final = BASE["amount"] * exp(rate * BASE["years"])
     assert result["percentiles"]["50"] == pytest.approx(final, rel=1e-12)
     assert result["percentiles"]["5"] == result["percentiles"]["95"]
@@ -98,7 +93,7 @@ def test_without_volatility_every_path_ends_alike(rate: float, loss: float) -> N
 
 @pytest.mark.parametrize(("paths", "chunks"), [(1, 1), (1, 5), (65_537, 3)])
 def test_odd_sizes(paths: int, chunks: int) -> None:
-    assert run_job({**BASE, "years": 1, "paths": paths}, chunks)["paths"] == paths
+    assert run_job(WORKLOAD, {**BASE, "years": 1, "paths": paths}, chunks)[1]["paths"] == paths
 
 
 def test_seed_style_params_use_defaults() -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from jobs import run_job
 from oracles import primes_in
 from pydantic import ValidationError
 
@@ -25,16 +26,6 @@ from chunkwise.workloads.prime_list import PrimeListParams, list_primes
 WORKLOAD = get_workload("prime_list")
 
 
-def run_job(raw: dict[str, Any], chunks: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Partials (after a JSON round trip, as the store keeps them) and the combined result."""
-    params = WORKLOAD.parse_params(raw, {})
-    partials = [
-        json.loads(json.dumps(WORKLOAD.run_chunk(chunk)))
-        for chunk in WORKLOAD.split(params, chunks)
-    ]
-    return partials, WORKLOAD.combine(params, partials)
-
-
 @pytest.mark.parametrize(
     ("start", "end"),
     [(0, 0), (0, 2), (2, 2), (0, 100), (4, 4), (89, 97), (0, 30_000), (999_000, 1_003_000)],
@@ -43,7 +34,9 @@ def run_job(raw: dict[str, Any], chunks: int) -> tuple[list[dict[str, Any]], dic
 def test_algorithms_agree_with_the_oracle(start: int, end: int, chunks: int) -> None:
     expected = primes_in(start, end)
     for algorithm in ("sieve", "trial_division"):
-        partials, result = run_job({"start": start, "end": end, "algorithm": algorithm}, chunks)
+        partials, result = run_job(
+            WORKLOAD, {"start": start, "end": end, "algorithm": algorithm}, chunks
+        )
         assert list(iter_primes(partials)) == expected
         assert result == {
             "count": len(expected),
@@ -58,7 +51,7 @@ def test_sieve_is_the_default_and_start_defaults_to_zero() -> None:
 
 
 def test_a_partial_costs_about_one_byte_per_prime() -> None:
-    partials, result = run_job({"end": 10**7}, 2)
+    partials, result = run_job(WORKLOAD, {"end": 10**7}, 2)
     assert result["count"] == 664_579
     assert sum(len(p["data"]) for p in partials) < 1.4 * result["count"]
 
@@ -109,7 +102,7 @@ def test_malformed_partials_are_refused(partial: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def paged_job() -> tuple[list[dict[str, Any]], list[int]]:
-    partials, _ = run_job({"start": 0, "end": 200_000}, 7)
+    partials, _ = run_job(WORKLOAD, {"start": 0, "end": 200_000}, 7)
     empty = encode_primes(np.zeros(0, dtype=np.int64))
     return [empty, *partials[:3], empty, *partials[3:]], primes_in(0, 200_000)
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from jobs import run_job
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload
@@ -13,19 +13,10 @@ from chunkwise.workloads import get_workload
 WORKLOAD = get_workload("sum_range")
 
 
-def run_job(raw: dict[str, Any], chunks: int) -> dict[str, Any]:
-    params = WORKLOAD.parse_params(raw, {})
-    partials = [
-        json.loads(json.dumps(WORKLOAD.run_chunk(chunk)))
-        for chunk in WORKLOAD.split(params, chunks)
-    ]
-    return WORKLOAD.combine(params, partials)
-
-
 @pytest.mark.parametrize("n", [1, 2, 10, 10_000, 2**53, 10**15 + 7, 10**20, 10**30, 10**30 + 1])
 @pytest.mark.parametrize("chunks", [1, 3, 64])
 def test_one_to_n(n: int, chunks: int) -> None:
-    assert run_job({"n": n}, chunks)["sum"] == n * (n + 1) // 2
+    assert run_job(WORKLOAD, {"n": n}, chunks)[1]["sum"] == n * (n + 1) // 2
 
 
 @pytest.mark.parametrize(
@@ -36,22 +27,22 @@ def test_a_to_n(a: int, n: int, chunks: int) -> None:
     def triangle(m: int) -> int:  # 1 + 2 + ... + m, extended to negative m
         return m * (m + 1) // 2
 
-    assert run_job({"a": a, "n": n}, chunks)["sum"] == triangle(n) - triangle(a - 1)
+    assert run_job(WORKLOAD, {"a": a, "n": n}, chunks)[1]["sum"] == triangle(n) - triangle(a - 1)
 
 
 def test_a_to_n_by_brute_force() -> None:
-    assert run_job({"a": -17, "n": 1234}, 7)["sum"] == sum(range(-17, 1235))
+    assert run_job(WORKLOAD, {"a": -17, "n": 1234}, 7)[1]["sum"] == sum(range(-17, 1235))
 
 
 def test_seed_style_params_mean_one_to_n() -> None:
-    assert run_job({"n": 10_000}, 4) == {"sum": 50_005_000}
+    assert run_job(WORKLOAD, {"n": 10_000}, 4)[1] == {"sum": 50_005_000}
 
 
 @pytest.mark.parametrize(
     ("n", "has_string"), [(10**8, False), (134_217_727, False), (134_217_728, True), (10**30, True)]
 )
 def test_sums_beyond_javascript_precision_also_come_as_strings(n: int, has_string: bool) -> None:
-    result = run_job({"n": n}, 2)
+    result = run_job(WORKLOAD, {"n": n}, 2)[1]
     assert ("sum_str" in result) is has_string
     if has_string:
         assert int(result["sum_str"]) == result["sum"]
