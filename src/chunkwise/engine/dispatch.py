@@ -50,17 +50,17 @@ def validate_job(
     return workload, params.model_dump(mode="json")
 
 
+def _where(loc: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in ("params", *loc))
+
+
 def _first_field(exc: ValidationError) -> str:
     errors = exc.errors(include_url=False)
-    return ".".join(str(part) for part in ("params", *(errors[0]["loc"] if errors else ())))
+    return _where(errors[0]["loc"] if errors else ())
 
 
 def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(part) for part in ("params", *error["loc"]))
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
+    return "; ".join(f"{_where(e['loc'])}: {e['msg']}" for e in exc.errors(include_url=False))
 
 
 def submit_job(
@@ -147,7 +147,7 @@ def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
 def revoke_unfinished(store: Store, app: Celery, *, job_id: uuid.UUID, terminate: bool) -> None:
     """Tell every worker to drop the job's unrecorded chunks (and stop running ones if asked)."""
     with store.reader() as session:
-        indices = [c.index for c in jobs.list_chunks(session, job_id=job_id) if c.partial is None]
+        indices = jobs.unrecorded_indices(session, job_id=job_id)
     if indices:
         ids = [chunk_task_id(job_id, index) for index in indices]
         app.control.revoke(ids, terminate=terminate, signal="SIGTERM")

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
+from collections.abc import Iterable
 
 from celery import Celery
 
@@ -59,12 +61,8 @@ class Reaper:
         if queued_chunks(self.app):
             return 0
         with self.store.writer() as session:
-            held = {
-                key
-                for holding in worker_rows.held_chunks(session, ttl_s=self.ttl_s).values()
-                for task_id in holding
-                if (key := parse_chunk_task_id(task_id)) is not None
-            }
+            holdings = worker_rows.held_chunks(session, ttl_s=self.ttl_s).values()
+            held = set(chunk_keys(task_id for holding in holdings for task_id in holding))
             stalled = jobs.stalled_chunks(session, quiet_s=self.ttl_s)
             orphans = [chunk for chunk in stalled if (chunk.job_id, chunk.index) not in held]
             send_chunks(self.app, orphans, urgent=True)
@@ -83,12 +81,7 @@ class Reaper:
             dead = worker_rows.claim_dead_workers(session, ttl_s=self.ttl_s)
             if not dead:
                 return 0
-            keys = [
-                key
-                for worker in dead
-                for held in worker.holding
-                if (key := parse_chunk_task_id(held))
-            ]
+            keys = chunk_keys(task_id for worker in dead for task_id in worker.holding)
             pending = jobs.unrecorded_chunks(session, keys=keys)
             send_chunks(self.app, pending, urgent=True)
         for worker in dead:
@@ -102,3 +95,8 @@ class Reaper:
                 [f"{c.job_id}:{c.index}" for c in pending],
             )
         return len(pending)
+
+
+def chunk_keys(task_ids: Iterable[str]) -> list[tuple[uuid.UUID, int]]:
+    """The (job, index) of each chunk task id; other task ids are passed over."""
+    return [key for task_id in task_ids if (key := parse_chunk_task_id(task_id)) is not None]

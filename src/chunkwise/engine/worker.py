@@ -106,10 +106,9 @@ def run_worker(
 
     def on_process_init(**_: Any) -> None:
         store.reset_after_fork()
-        warm_up_workloads()
 
-    # Warm before forking: pool children inherit compiled kernels, and the worker reports
-    # in (heartbeat at worker_ready) only once it can compute at full speed.
+    # Warm before forking: pool children (replacements too) inherit the compiled kernels,
+    # and the worker reports in (heartbeat at worker_ready) only once it can compute.
     warm_up_workloads()
     logging.getLogger("celery.worker.control").addFilter(WithoutBackendNoise())
     worker_process_init.connect(on_process_init, weak=False)

@@ -273,3 +273,9 @@ def chunk_partial(session: Session, *, job_id: uuid.UUID, index: int) -> Any:
     """One chunk's recorded partial (None when not recorded)."""
     query = select(Chunk.partial).where(Chunk.job_id == job_id, Chunk.index == index)
     return session.scalar(query)
+
+
+def unrecorded_indices(session: Session, *, job_id: uuid.UUID) -> list[int]:
+    """Indices of the job's chunks that have no partial yet."""
+    query = select(Chunk.index).where(Chunk.job_id == job_id, Chunk.partial.is_(None))
+    return list(session.scalars(query.order_by(Chunk.index)))
