@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Response, status
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
 from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
 from chunkwise.engine import cancel_job, submit_job
+from chunkwise.engine.maintenance import describe_expiry
 from chunkwise.errors import JobNotFoundError
-from chunkwise.store import Job, jobs
+from chunkwise.store import Job, jobs, retention
 from chunkwise.store.models import utcnow
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -76,9 +77,6 @@ def list_jobs(
 @router.get("/{job_id}", responses={404: ERRORS[404], 503: ERRORS[503]})
 def get_job(job_id: str, store: StoreDep, settings: SettingsDep) -> JobView:
     """A job's state, progress and, once finished, its result or error."""
-    from chunkwise.engine.maintenance import describe_expiry
-    from chunkwise.store import retention
-
     job_uuid = parse_job_id(job_id)
     with store.reader() as session:
         job = jobs.get_job(session, job_uuid)
