@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from chunkwise.workloads import get_workload
-from chunkwise.workloads.prime_list import list_primes_trial_division
-from chunkwise.workloads.primes import count_primes_between
+from chunkwise.workloads.prime_kernels import count_primes_between, list_primes_trial_division
 
 MiB = 1024 * 1024
 

@@ -28,12 +28,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_system(*, workers: int) -> Iterator[str]:
-    """Run `chunkwise up --workers N` on a free port; yields its base URL, stops it after."""
+def running_system(*, workers: int, source: str | None = None) -> Iterator[str]:
+    """Run `chunkwise up --workers N` on a free port; yields its base URL, stops it after.
+
+    `source`: a folder holding another build's `chunkwise` package, run instead of this
+    one (a reference measured in the same run).
+    """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="chunkwise-bench-") as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHUNKWISE_")}
         env |= {"CHUNKWISE_DATA_DIR": data_dir, "CHUNKWISE_API_PORT": str(port)}
+        if source is not None:
+            env["PYTHONPATH"] = source
         argv = [sys.executable, "-m", "chunkwise", "up", "--workers", str(workers)]
         up = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base_url = f"http://127.0.0.1:{port}"
@@ -46,15 +52,18 @@ def running_system(*, workers: int) -> Iterator[str]:
 
 
 def wait_for_workers(base_url: str, workers: int) -> None:
+    """Wait until the worker node reports `workers` pool processes (`up --workers N`)."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{base_url}/health", timeout=2).json().get("workers") == workers:
+            health = httpx.get(f"{base_url}/health", timeout=2).json()
+            # Builds before the one-node `up` report one worker per process, no "processes".
+            if health.get("processes", health.get("workers")) == workers:
                 return
         except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.2)
-    raise RuntimeError(f"the system at {base_url} did not report {workers} workers")
+    raise RuntimeError(f"the system at {base_url} did not report {workers} worker processes")
 
 
 def timed_job(base_url: str, body: dict[str, Any], *, cache: bool = True) -> float:

@@ -47,6 +47,7 @@ class LiveSystem:
     group: ProcessGroup
     env: dict[str, str]
     broker: EmbeddedBroker
+    worker_env: dict[str, str]
 
     def submit(self, kind: str, params: dict[str, Any], chunks: int) -> str:
         response = self.http.post(
@@ -71,7 +72,7 @@ class LiveSystem:
 
     def spawn_worker(self, name: str) -> None:
         argv = chunkwise_argv("worker", "--name", name, "--loglevel", "WARNING")
-        self.group.spawn(name, argv, self.env)
+        self.group.spawn(name, argv, {**self.env, **self.worker_env})
 
     def spawn_api(self, name: str = "api") -> None:
         self.group.spawn(name, chunkwise_argv("api", "--log-level", "warning"), self.env)
@@ -91,9 +92,16 @@ class LiveSystem:
 
 @contextmanager
 def live_system(
-    root: Path, *, workers: int = 2, extra_env: dict[str, str] | None = None
+    root: Path,
+    *,
+    workers: int = 2,
+    extra_env: dict[str, str] | None = None,
+    worker_env: dict[str, str] | None = None,
 ) -> Iterator[LiveSystem]:
-    """Start broker, workers and API under `root`; stop and reap everything on exit."""
+    """Start broker, workers and API under `root`; stop and reap everything on exit.
+
+    `worker_env` is added to the workers' environment only (a store URL through a proxy).
+    """
     with EmbeddedBroker(root / "broker", appendonly=True) as broker:
         port = free_port()
         env = {
@@ -118,7 +126,7 @@ def live_system(
         store.create_schema()
         names = [f"worker{number}@test" for number in range(1, workers + 1)]
         with ProcessGroup() as group, httpx.Client(base_url=settings.resolved_api_url) as http:
-            system = LiveSystem(http, store, settings, names, group, env, broker)
+            system = LiveSystem(http, store, settings, names, group, env, broker, worker_env or {})
             for name in names:
                 system.spawn_worker(name)
             system.spawn_api()

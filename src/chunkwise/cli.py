@@ -28,7 +28,11 @@ WATCH_INTERVAL_S = 0.2
 @app.command()
 def up(
     workers: Annotated[
-        int, typer.Option(help="Worker processes to start; default: one per core.", min=1)
+        int,
+        typer.Option(
+            help="Processes computing chunks, the pool of one worker node; default: one per core.",
+            min=1,
+        ),
     ] = os.cpu_count() or 1,
     host: Annotated[str | None, typer.Option(help="API host; default CHUNKWISE_API_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="API port; default CHUNKWISE_API_PORT.")] = None,
@@ -63,9 +67,11 @@ def api(
 
     settings = get_settings()
     _require_broker(settings)
+    if host is not None:  # the host bound is one the API answers to (ALLOWED_HOSTS default)
+        settings = settings.model_copy(update={"api_host": host})
     uvicorn.run(
         create_app(settings),
-        host=host or settings.api_host,
+        host=settings.api_host,
         port=settings.api_port if port is None else port,
         log_level=log_level,
     )
@@ -82,7 +88,7 @@ def worker(
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
     """Run one worker process that computes chunks from the broker."""
-    from chunkwise.engine.worker import run_worker
+    from chunkwise.worker import run_worker
 
     settings = get_settings()
     _require_broker(settings)

@@ -6,20 +6,26 @@ Settings are never built at import time: code asks :func:`get_settings` (cached)
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEFAULT_DATA_DIR = Path(".chunkwise")
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+"""Names of this machine that the API always answers to, unless ALLOWED_HOSTS says otherwise."""
+HARD_TIME_LIMIT_MARGIN_S = 60.0
+"""How long past its soft limit a chunk may clean up before its process is killed."""
 
 
 class Settings(BaseSettings):
     """Everything a chunkwise process can be told from outside."""
 
     model_config = SettingsConfigDict(env_prefix="CHUNKWISE_", extra="ignore")
+    _environment: dict[str, str] = PrivateAttr(default_factory=lambda: _chunkwise_environment())
 
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR,
@@ -43,21 +49,45 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:3000"],
         description="Comma-separated origins allowed by CORS.",
     )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated host names the API answers to (its Host header), `*` for "
+        "any; empty means localhost, 127.0.0.1, ::1 and API_HOST (unless 0.0.0.0 or ::).",
+    )
 
     max_chunks: int = Field(default=128, ge=1, description="Largest chunk count a job may ask for.")
-    prime_count_max_n: int = Field(
-        default=10**13, ge=10_000, description="Largest n a prime_count job may ask for."
+    max_active_jobs: int = Field(
+        default=1000, ge=1, description="Unfinished jobs beyond which a new job is refused (429)."
     )
-    prime_list_max_end: int = Field(
-        default=10**8, ge=1, description="Largest end of a prime_list job's range."
+    max_queued_chunks: int = Field(
+        default=50_000,
+        ge=1,
+        description="Unrecorded chunks of unfinished jobs beyond which a new job is refused (429).",
     )
-    monte_carlo_max_paths: int = Field(
-        default=10**8, ge=1, description="Most paths a monte_carlo job may simulate."
+    admission_retry_after_s: int = Field(
+        default=5, ge=1, description="The Retry-After (seconds) of a job refused for load."
+    )
+    broker_maxmemory: str = Field(
+        default="256mb",
+        pattern=r"(?i)^\d+([kmg]b?)?$",
+        description="Memory cap of the embedded broker; when full, publishing fails (503).",
+    )
+    workload_limit_overrides: dict[str, int] = Field(
+        default_factory=dict,
+        validation_alias=AliasChoices("workload_limit_overrides", "CHUNKWISE_WORKLOAD_LIMITS"),
+        description="Workload limits by name, as a JSON object in CHUNKWISE_WORKLOAD_LIMITS; "
+        "each limit can also be set alone as CHUNKWISE_<NAME>. See `workload_limits()`.",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
 
     chunk_time_limit_s: float = Field(
         default=1800.0, gt=0, description="A chunk computing longer than this fails its job."
+    )
+    chunk_hard_time_limit_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="When a chunk's process is killed if it ignores its soft limit; empty "
+        "means CHUNK_TIME_LIMIT_S + 60. It must stay below VISIBILITY_TIMEOUT_S.",
     )
     chunk_max_attempts: int = Field(
         default=5, ge=1, description="Attempts of a chunk that fails for a passing reason."
@@ -78,10 +108,22 @@ class Settings(BaseSettings):
     )
 
     worker_heartbeat_s: float = Field(
-        default=2.0, gt=0, description="How often a worker tells the store it is alive."
+        default=1.0, gt=0, description="How often a worker renews its lease in the store."
     )
     worker_ttl_s: float = Field(
-        default=8.0, gt=0, description="A worker silent for this long is no longer counted live."
+        default=3.0,
+        gt=0,
+        description="A worker silent for this long has lost its lease: its chunks go to others. "
+        "At least twice WORKER_HEARTBEAT_S.",
+    )
+    store_outage_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="How long a worker keeps retrying the store (holding its chunk and its "
+        "computed partial) before it gives the chunk back to the queue.",
+    )
+    cache_evict_interval_s: float = Field(
+        default=60.0, gt=0, description="How often a worker bounds the chunk cache."
     )
     visibility_timeout_s: int = Field(
         default=3600,
@@ -97,7 +139,7 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How often a worker removes expired jobs."
     )
 
-    @field_validator("cors_origins", "extra_workloads", mode="before")
+    @field_validator("cors_origins", "extra_workloads", "allowed_hosts", mode="before")
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -112,6 +154,51 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @model_validator(mode="after")
+    def _limits_agree(self) -> Self:
+        """Refuse limits that contradict each other, rather than misbehave under load."""
+        hard_s = self.resolved_chunk_hard_time_limit_s
+        if hard_s <= self.chunk_time_limit_s:
+            raise ValueError(
+                f"CHUNKWISE_CHUNK_HARD_TIME_LIMIT_S ({hard_s:g} s) must be above "
+                f"CHUNKWISE_CHUNK_TIME_LIMIT_S ({self.chunk_time_limit_s:g} s)"
+            )
+        if hard_s >= self.visibility_timeout_s:
+            raise ValueError(
+                f"the hard time limit of a chunk ({hard_s:g} s: CHUNKWISE_CHUNK_HARD_TIME_LIMIT_S, "
+                f"or CHUNKWISE_CHUNK_TIME_LIMIT_S + {HARD_TIME_LIMIT_MARGIN_S:g}) must be below "
+                f"CHUNKWISE_VISIBILITY_TIMEOUT_S ({self.visibility_timeout_s} s), or the broker "
+                "delivers a chunk again while it is still computing"
+            )
+        if self.worker_ttl_s < 2 * self.worker_heartbeat_s:
+            raise ValueError(
+                f"CHUNKWISE_WORKER_TTL_S ({self.worker_ttl_s:g} s) must be at least twice "
+                f"CHUNKWISE_WORKER_HEARTBEAT_S ({self.worker_heartbeat_s:g} s), or one late "
+                "beat loses a live worker its lease"
+            )
+        if self.max_chunks > self.max_queued_chunks:
+            raise ValueError(
+                f"CHUNKWISE_MAX_CHUNKS ({self.max_chunks}) must not exceed "
+                f"CHUNKWISE_MAX_QUEUED_CHUNKS ({self.max_queued_chunks}), or a job of "
+                "MAX_CHUNKS chunks could never be admitted"
+            )
+        return self
+
+    @property
+    def resolved_chunk_hard_time_limit_s(self) -> float:
+        """When a chunk's process is killed: the setting, or the soft limit plus a margin."""
+        if self.chunk_hard_time_limit_s is not None:
+            return self.chunk_hard_time_limit_s
+        return self.chunk_time_limit_s + HARD_TIME_LIMIT_MARGIN_S
+
+    @property
+    def trusted_hosts(self) -> list[str]:
+        """Host names the API answers to, IPv6 literals in brackets as Host headers carry them."""
+        hosts = self.allowed_hosts or [*LOCAL_HOSTS, self.api_host]
+        if not self.allowed_hosts and self.api_host in ("0.0.0.0", "::"):
+            hosts = list(LOCAL_HOSTS)  # every address: no one name is the API's own
+        return list(dict.fromkeys(_as_host_header(host) for host in hosts))
 
     @property
     def resolved_database_url(self) -> str:
@@ -129,12 +216,55 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.api_port}"
 
     def workload_limits(self) -> dict[str, int]:
-        """Bounds handed to workload parameter validation as pydantic context."""
-        return {
-            "prime_count_max_n": self.prime_count_max_n,
-            "prime_list_max_end": self.prime_list_max_end,
-            "monte_carlo_max_paths": self.monte_carlo_max_paths,
-        }
+        """Bounds handed to workload parameter validation as pydantic context.
+
+        Each registered kind declares its limits (name, default, meaning), so settings
+        name none of them. A limit's value is, first found: `workload_limit_overrides`,
+        the variable CHUNKWISE_<NAME>, the declared default. Raises ValueError for a value
+        that is not an integer at or above the limit's minimum, or an unknown name.
+        """
+        # Imported here: workloads load numpy and pydantic models, and every process,
+        # the `up` supervisor included, imports this module.
+        from chunkwise.workloads import declared_limits
+
+        declared = declared_limits()
+        unknown = sorted(set(self.workload_limit_overrides) - set(declared))
+        if unknown:
+            known = ", ".join(sorted(declared))
+            raise ValueError(f"unknown workload limit(s) {', '.join(unknown)}; known: {known}")
+        limits: dict[str, int] = {}
+        for name, limit in declared.items():
+            variable = f"CHUNKWISE_{name.upper()}"
+            raw = self.workload_limit_overrides.get(name, self._environment.get(variable))
+            limits[name] = _limit_value(variable, raw, default=limit.default, minimum=limit.minimum)
+        return limits
+
+
+def _as_host_header(host: str) -> str:
+    bare = host.strip().lower()
+    return f"[{bare}]" if ":" in bare and not bare.startswith("[") else bare
+
+
+def _chunkwise_environment() -> dict[str, str]:
+    """The CHUNKWISE_* variables (names upper-cased), kept for the workload limits, whose
+    names settings do not know until the kinds are registered."""
+    return {
+        name.upper(): value
+        for name, value in os.environ.items()
+        if name.upper().startswith("CHUNKWISE_")
+    }
+
+
+def _limit_value(variable: str, raw: int | str | None, *, default: int, minimum: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise ValueError(f"{variable} must be an integer >= {minimum}, not {raw!r}")
+    return value
 
 
 @lru_cache(maxsize=1)

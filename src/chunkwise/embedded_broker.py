@@ -9,6 +9,10 @@ serving that port from that data dir), so a recycled pid is never signalled.
 Persistence is append-only (no RDB snapshots): a broker stopped and started again, even
 after a crash, still holds the chunk messages that were queued. ``appendfsync everysec``
 bounds what a SIGKILLed broker can lose to about one second of writes.
+
+Memory is capped (`maxmemory`) and nothing is ever evicted (`noeviction`): a flood of
+chunk messages makes publishing fail, which the API answers with 503, instead of the
+broker growing until the machine swaps, or dropping queued chunks.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ PID_FILE_NAME = "broker.pid"
 HOST = "127.0.0.1"
 _SERVER_NAMES = ("valkey-server", "redis-server")
 _POLL_S = 0.05
+DEFAULT_MAXMEMORY = "256mb"
 
 
 class EmbeddedBroker:
@@ -42,6 +47,7 @@ class EmbeddedBroker:
         data_dir: Kept across runs; one broker per directory.
         appendonly: Persist with an append-only file, so a restart keeps queued messages.
         port: Fixed port; None picks a free one on the first start and keeps it after.
+        maxmemory: The server's memory cap, in Valkey's notation ("256mb"); "0" is none.
     """
 
     def __init__(
@@ -50,9 +56,11 @@ class EmbeddedBroker:
         *,
         appendonly: bool = True,
         port: int | None = None,
+        maxmemory: str = DEFAULT_MAXMEMORY,
         startup_timeout_s: float = 10.0,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.maxmemory = maxmemory
         self.appendonly = appendonly
         self.startup_timeout_s = startup_timeout_s
         self._port = port
@@ -128,6 +136,7 @@ class EmbeddedBroker:
             save="",
             appendonly="yes" if self.appendonly else "no",
             appendfsync="everysec",
+            maxmemory=self.maxmemory,
             **{"maxmemory-policy": "noeviction"},
         )
 

@@ -4,9 +4,11 @@ ChunkwiseError
  ├── InvalidJobError        400  a job request that cannot be run as asked
  ├── JobNotFoundError       404  no job with that id
  ├── JobConflictError       409  the job's state does not allow the change (e.g. it ended)
+ ├── AdmissionRefusedError  429  too much unfinished work queued: retry after a while
  └── ServiceUnavailableError 503  a part the request needs does not answer
       ├── BrokerUnavailableError
       └── StoreUnavailableError
+           └── StoreOutageError
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ class JobConflictError(ChunkwiseError):
     """Raised when a job's current state does not allow the change asked for."""
 
 
+class AdmissionRefusedError(ChunkwiseError):
+    """Raised when a new job would take the unfinished work past a configured bound."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class TransientChunkError(ChunkwiseError):
     """Raised when a chunk failed for a passing reason (a lost connection) and may be retried."""
 
@@ -46,3 +56,7 @@ class BrokerUnavailableError(ServiceUnavailableError):
 
 class StoreUnavailableError(ServiceUnavailableError):
     """Raised when the job store cannot be reached."""
+
+
+class StoreOutageError(StoreUnavailableError):
+    """Raised when the job store stayed unreachable for longer than a worker waits for it."""

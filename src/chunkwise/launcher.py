@@ -1,9 +1,13 @@
 """`chunkwise up`: the whole system on one machine, started and stopped as one.
 
 It runs an embedded broker (unless CHUNKWISE_BROKER_URL names one), creates the store's
-tables once, then starts worker processes and the API as children and supervises them.
+tables once, then starts one worker node and the API as children and supervises them.
 A stop request (Ctrl-C, SIGTERM) or any child exiting stops everything, children first,
 broker last, so no process is left behind.
+
+`--workers N` is one worker node with a pool of N processes, not N nodes: the node's
+main process warms the kernels once and forks its pool from itself, so the pool shares
+that memory, and one lease, one reaper and one sweeper serve the machine.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import sys
 import time
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from rich.console import Console
@@ -28,7 +33,7 @@ CHILD_STOP_GRACE_S = 15.0
 
 
 class LocalSystem:
-    """Broker, store, workers and API for `chunkwise up`."""
+    """Broker, store, a worker node of `workers` processes and the API for `chunkwise up`."""
 
     def __init__(self, settings: Settings, *, workers: int, console: Console) -> None:
         self.settings = settings
@@ -73,10 +78,10 @@ class LocalSystem:
             "CHUNKWISE_BROKER_URL": broker_url,
             "CHUNKWISE_DATABASE_URL": database_url,
         }
-        host = socket.gethostname()
-        for number in range(1, self.workers + 1):
-            argv = _chunkwise("worker", "--concurrency", "1", "--name", f"worker{number}@{host}")
-            self.group.spawn(f"worker{number}", argv, env)
+        worker_argv = _chunkwise(
+            "worker", "--concurrency", str(self.workers), "--name", f"worker@{socket.gethostname()}"
+        )
+        self.group.spawn("worker", worker_argv, env)
         api_argv = _chunkwise(
             "api", "--host", self.settings.api_host, "--port", str(self.settings.api_port)
         )
@@ -85,7 +90,11 @@ class LocalSystem:
         self._announce(broker_url, database_url)
 
     def _start_broker(self) -> str:
-        self.broker = EmbeddedBroker(self.settings.data_dir / "broker", appendonly=True)
+        self.broker = EmbeddedBroker(
+            self.settings.data_dir / "broker",
+            appendonly=True,
+            maxmemory=self.settings.broker_maxmemory,
+        )
         return self.broker.start()
 
     def _wait_for_api(self) -> None:
@@ -99,7 +108,8 @@ class LocalSystem:
         base = self.settings.resolved_api_url
         self.console.print(
             f"[bold green]chunkwise is up[/]: API {base} · docs {base}/docs\n"
-            f"  {self.workers} worker process(es) · broker {broker_url} · store {database_url}\n"
+            f"  1 worker node of {self.workers} process(es) · broker {masked_url(broker_url)}"
+            f" · store {masked_url(database_url)}\n"
             "  Ctrl-C stops everything."
         )
 
@@ -109,6 +119,16 @@ class LocalSystem:
             # Ctrl-C in a terminal reaches the broker too, and it may be gone already;
             # stop() still reaps it and removes its PID file.
             self.broker.stop()
+
+
+def masked_url(url: str) -> str:
+    """`url` with its password, if any, shown as *** (the console may be shared or logged)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
 def _chunkwise(*args: str) -> list[str]:

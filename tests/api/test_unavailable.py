@@ -59,6 +59,7 @@ def test_health_is_503_naming_the_broker(client: httpx.Client) -> None:
     assert response.json() == {
         "status": "unavailable",
         "workers": 0,
+        "processes": 0,
         "broker": "unreachable",
         "database": "ok",
     }

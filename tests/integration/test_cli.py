@@ -52,6 +52,33 @@ def processes_started_from(data_dir: Path) -> list[int]:
     return found
 
 
+def roles(pids: list[int]) -> list[str]:
+    """The chunkwise command each process runs (`up`, `api`, `worker`); forked pool
+    processes are not listed twice: only those whose parent runs another command."""
+    commands = {pid: _command(pid) for pid in pids}
+    parents = {pid: _parent(pid) for pid in pids}
+    return [
+        command
+        for pid, command in commands.items()
+        if command and commands.get(parents[pid]) != command
+    ]
+
+
+def _command(pid: int) -> str:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return ""
+    return argv[argv.index("chunkwise") + 1] if "chunkwise" in argv[:-1] else ""
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[1])
+    except OSError:
+        return 0
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
 def test_up_runs_everything_and_stops_leaving_nothing(
     tmp_path: Path, stop_signal: signal.Signals
@@ -70,13 +97,19 @@ def test_up_runs_everything_and_stops_leaving_nothing(
     try:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
 
-            def two_workers() -> bool:
+            def one_node_of_two_processes() -> bool:
                 try:
-                    return http.get("/health").json().get("workers") == 2
+                    health = http.get("/health").json()
                 except (httpx.HTTPError, ValueError):
                     return False
+                return bool(health.get("workers") == 1 and health.get("processes") == 2)
 
-            wait_for(two_workers, timeout_s=90, what="`chunkwise up` to report two workers")
+            wait_for(
+                one_node_of_two_processes,
+                timeout_s=90,
+                what="`chunkwise up` to report one worker node of two processes",
+            )
+            assert roles(processes_started_from(tmp_path)).count("worker") == 1
             job_id = http.post(
                 "/api/jobs", json={"kind": "sum_range", "params": {"n": 10_000}, "chunks": 8}
             ).json()["job_id"]

@@ -10,8 +10,8 @@ import pytest
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK
 from chunkwise.engine.dispatch import publish_chunks
 from chunkwise.engine.runner import ChunkRunner, Computed
-from chunkwise.engine.worker import build_worker_app
 from chunkwise.store import jobs
+from chunkwise.worker.node import build_worker_app
 from chunkwise.workloads import get_workload
 from tests.live import LiveSystem
 from tests.waiting import wait_for
@@ -90,7 +90,7 @@ def test_a_chunk_delivered_twice_changes_nothing(live: LiveSystem) -> None:
         chunk = jobs.list_chunks(session, job_id=uuid.UUID(job_id))[3]
     # When its chunk 3 task is called again, as a redelivery would
     task = build_worker_app(live.settings, live.store).tasks[RUN_CHUNK_TASK]
-    task(job_id, 3, "sum_range", chunk.spec)
+    task(job_id, 3)
     # Then neither the count, nor the result, nor who computed the chunk changes
     after = live.job(job_id)
     assert after["progress"] == before["progress"] == {"completed": 8, "total": 8, "cached": 0}
@@ -111,10 +111,10 @@ def test_a_redelivery_mid_job_counts_once(live: LiveSystem) -> None:
         )
     task = build_worker_app(live.settings, live.store).tasks[RUN_CHUNK_TASK]
     # When chunk 0 arrives twice, then chunk 1
-    task(str(job.id), 0, "sum_range", {"lo": 1, "hi": 50})
-    task(str(job.id), 0, "sum_range", {"lo": 1, "hi": 50})
+    task(str(job.id), 0)
+    task(str(job.id), 0)
     assert live.job(str(job.id))["progress"] == {"completed": 1, "total": 2, "cached": 0}
-    task(str(job.id), 1, "sum_range", {"lo": 51, "hi": 100})
+    task(str(job.id), 1)
     # Then the job ends with the exact sum
     final = live.job(str(job.id))
     assert final["state"] == "SUCCESS" and final["result"]["sum"] == 5050
@@ -125,9 +125,7 @@ def test_a_chunk_that_raises_fails_the_job_with_its_message(live: LiveSystem) ->
     specs = [{"lo": 1, "hi": 10}, {"lo": "not a number", "hi": 20}]
     with live.store.writer() as session:
         job = jobs.create_job(session, kind="sum_range", params={"n": 20}, specs=specs)
-    publish_chunks(
-        build_worker_app(live.settings, live.store), job_id=job.id, kind="sum_range", specs=specs
-    )
+    publish_chunks(build_worker_app(live.settings, live.store), job_id=job.id, count=len(specs))
     # Then the job fails, naming the chunk and the error
     final = live.wait_finished(str(job.id))
     assert final["state"] == "FAILURE"
@@ -138,7 +136,29 @@ def test_a_chunk_that_raises_fails_the_job_with_its_message(live: LiveSystem) ->
 def test_health_counts_the_live_workers(live: LiveSystem) -> None:
     response = live.http.get("/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "workers": 2, "broker": "ok", "database": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "workers": 2,
+        "processes": 2,
+        "broker": "ok",
+        "database": "ok",
+    }
+
+
+def test_a_forged_message_cannot_widen_a_chunk(live: LiveSystem) -> None:
+    # Given a job stored with its chunks
+    specs = [{"lo": 1, "hi": 50}, {"lo": 51, "hi": 100}]
+    with live.store.writer() as session:
+        job = jobs.create_job(session, kind="sum_range", params={"n": 100}, specs=specs)
+    app = build_worker_app(live.settings, live.store)
+    # When someone who reaches the broker sends chunk 0 with a wider range of their own
+    wider = {"lo": 1, "hi": 10**6}
+    app.send_task(RUN_CHUNK_TASK, args=(str(job.id), 0, "sum_range", wider), task_id="forged")
+    # and then the real chunks are published
+    publish_chunks(app, job_id=job.id, count=len(specs))
+    # Then the result is computed from the stored chunks only
+    final = live.wait_finished(str(job.id))
+    assert final["state"] == "SUCCESS" and final["result"]["sum"] == 5050
 
 
 @pytest.mark.parametrize(
@@ -293,14 +313,12 @@ def test_a_chunk_computed_across_the_cancel_is_ignored(live: LiveSystem) -> None
     assert live.http.delete(f"/api/jobs/{job.id}").json()["state"] == "CANCELLED"
 
     # When that chunk's partial arrives, and then a fresh delivery of chunk 1
-    with live.store.reader() as session:
-        header = jobs.job_header(session, job_id=job.id)
-    assert header is not None
-    runner.record(
-        header, get_workload("sum_range"), index=0, computed=Computed(1275), worker="late"
-    )
+    with live.store.writer() as session:
+        start = jobs.start_chunk(session, job_id=job.id, index=0, max_attempts=5)
+    assert start is not None
+    runner.record(start.job, get_workload("sum_range"), 0, Computed(1275), "late")
     task = build_worker_app(live.settings, live.store).tasks[RUN_CHUNK_TASK]
-    task(str(job.id), 1, "sum_range", specs[1])
+    task(str(job.id), 1)
 
     # Then neither counts and nothing is kept
     final = live.job(str(job.id))

@@ -5,18 +5,20 @@ tell how often, when and where a chunk ran."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
-from chunkwise.workloads.primes import count_primes_between
+from chunkwise.workloads.prime_kernels import count_primes_between
 
 EXTRA_WORKLOADS = ",".join(
-    f"tests.reliability.faulty:{name}" for name in ("SlowPrimeCount", "Flaky", "Broken")
+    f"tests.reliability.faulty:{name}" for name in ("SlowPrimeCount", "Flaky", "Broken", "Poison")
 )
 
 
@@ -136,3 +138,36 @@ class Broken(Workload[BrokenParams]):
 
 def divide(a: int, b: int) -> float:
     return a / b
+
+
+class PoisonParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bad_index: int
+    how: str
+    log_dir: str
+
+
+class Poison(Workload[PoisonParams]):
+    """Chunk `bad_index` can never be recorded: it returns a numpy scalar (`how` =
+    "unstorable") or kills its own process (`how` = "suicide"); the others return 1."""
+
+    kind = "poison"
+    description = "A chunk that can never be recorded, for attempt-limit tests."
+    params_model = PoisonParams
+
+    def split(self, params: PoisonParams, chunks: int) -> list[Chunk]:
+        return [
+            {"index": i, "bad": i == params.bad_index, "how": params.how, "log_dir": params.log_dir}
+            for i in range(chunks)
+        ]
+
+    def run_chunk(self, chunk: Chunk) -> Partial:
+        log_event(chunk["log_dir"], chunk["index"], "start")
+        if not chunk["bad"]:
+            return 1
+        if chunk["how"] == "suicide":
+            os.kill(os.getpid(), signal.SIGKILL)
+        return np.int64(1)
+
+    def combine(self, params: PoisonParams, partials: Sequence[Partial]) -> dict[str, Any]:
+        return {"ok": sum(partials)}

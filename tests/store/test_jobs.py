@@ -51,15 +51,41 @@ def test_recording_a_chunk_twice_counts_it_once(store: Store) -> None:
     assert (chunk.partial, chunk.worker) == (7, "a")
 
 
-def test_started_moves_only_a_pending_job(store: Store) -> None:
+def test_starting_a_chunk_counts_it_reads_its_spec_and_starts_the_job(store: Store) -> None:
     job_id = make_job(store)
     with store.writer() as session:
-        assert jobs.mark_started(session, job_id=job_id)
-    with store.writer() as session:
-        assert not jobs.mark_started(session, job_id=job_id)
+        start = jobs.start_chunk(session, job_id=job_id, index=1, max_attempts=5)
+    assert start is not None and start.counted and not start.recorded
+    assert (start.job.kind, start.spec, start.attempts) == ("sum_range", {"lo": 1, "hi": 1}, 1)
     with store.reader() as session:
         job = jobs.get_job(session, job_id)
+        assert jobs.chunk_attempts(session, job_id=job_id, index=1) == 1
+        assert jobs.chunk_attempts(session, job_id=job_id, index=0) == 0
     assert job is not None and job.state == JobState.STARTED and job.started_at is not None
+
+
+def test_a_chunk_is_started_at_most_max_attempts_times(store: Store) -> None:
+    job_id = make_job(store)
+    starts = []
+    for _ in range(4):
+        with store.writer() as session:
+            starts.append(jobs.start_chunk(session, job_id=job_id, index=0, max_attempts=3))
+    assert [(s.counted, s.attempts) for s in starts if s is not None] == [
+        (True, 1),
+        (True, 2),
+        (True, 3),
+        (False, 3),
+    ]
+
+
+def test_a_recorded_chunk_is_not_counted_again(store: Store) -> None:
+    job_id = make_job(store)
+    with store.writer() as session:
+        jobs.record_chunk(session, job_id=job_id, index=0, partial=1, worker="w")
+        start = jobs.start_chunk(session, job_id=job_id, index=0, max_attempts=3)
+        missing = jobs.start_chunk(session, job_id=job_id, index=99, max_attempts=3)
+    assert start is not None and start.recorded and not start.counted and start.attempts == 0
+    assert missing is None
 
 
 def test_concurrent_recordings_complete_the_job_exactly_once(store: Store) -> None:
@@ -220,9 +246,7 @@ def test_unrecorded_chunks_of_running_jobs_are_pending(store: Store) -> None:
     keys = [(running, 0), (running, 2), (ended, 1)]
     with store.reader() as session:
         pending = jobs.unrecorded_chunks(session, keys=keys)
-    assert [(chunk.job_id, chunk.index, chunk.spec) for chunk in pending] == [
-        (running, 2, {"lo": 2, "hi": 2})
-    ]
+    assert [(chunk.job_id, chunk.index, chunk.attempts) for chunk in pending] == [(running, 2, 0)]
 
 
 def test_stalled_chunks_are_those_of_quiet_running_jobs(store: Store) -> None:

@@ -8,9 +8,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from chunkwise.engine.maintenance import Maintenance, describe_duration, describe_expiry
+from chunkwise.engine.expiry import describe_duration, describe_expiry
 from chunkwise.store import Chunk, Job, JobState, Store, jobs, retention
 from chunkwise.store.models import ExpiredJob, utcnow
+from chunkwise.worker.housekeeping import Retention
 
 
 def make_job(store: Store, *, state: JobState | None = None, age_s: float = 0.0) -> uuid.UUID:
@@ -88,7 +89,7 @@ def test_expiry_goes_in_batches_and_repeating_it_changes_nothing(store: Store) -
 def test_concurrent_sweeps_expire_each_job_once(store: Store) -> None:
     for _ in range(40):
         make_job(store, state=JobState.FAILURE, age_s=120)
-    sweeper = Maintenance(store, result_ttl_s=60, interval_s=1)
+    sweeper = Retention(store, result_ttl_s=60)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         removed = list(pool.map(lambda _: sweeper.sweep(), range(4)))
@@ -105,23 +106,10 @@ def test_tombstones_are_purged_after_thirty_ttls(store: Store) -> None:
         stale = utcnow() - timedelta(seconds=60 * 31)
         session.execute(update(ExpiredJob).where(ExpiredJob.id != fresh).values(expired_at=stale))
 
-    Maintenance(store, result_ttl_s=60, interval_s=1).sweep()
+    Retention(store, result_ttl_s=60).sweep()
 
     with store.reader() as session:
         assert [t.id for t in session.scalars(select(ExpiredJob))] == [fresh]
-
-
-def test_the_sweep_runs_at_most_once_per_interval(store: Store) -> None:
-    sweeper = Maintenance(store, result_ttl_s=60, interval_s=3600)
-    make_job(store, state=JobState.SUCCESS, age_s=120)
-    sweeper.after_beat()
-    later = make_job(store, state=JobState.SUCCESS, age_s=120)
-
-    sweeper.after_beat()
-
-    with store.reader() as session:
-        assert jobs.get_job(session, later) is not None
-    assert count(store, ExpiredJob) == 1
 
 
 def test_the_expiry_message_names_the_date_and_the_setting(store: Store) -> None:

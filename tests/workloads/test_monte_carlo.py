@@ -54,11 +54,40 @@ def test_different_seeds_give_different_results() -> None:
     )
 
 
-def test_no_seed_means_seed_zero() -> None:
-    assert (
-        run_job(WORKLOAD, {**BASE, "paths": 2_000}, 2)[1]
-        == run_job(WORKLOAD, {**BASE, "paths": 2_000, "seed": 0}, 2)[1]
-    )
+def test_unseeded_jobs_each_get_a_fresh_seed_and_report_it() -> None:
+    # Given two jobs submitted without a seed
+    first = run_job(WORKLOAD, {**BASE, "paths": 2_000}, 2)[1]
+    second = run_job(WORKLOAD, {**BASE, "paths": 2_000}, 2)[1]
+
+    # Then each drew its own 63-bit seed, and their numbers differ
+    assert first["seed"] != second["seed"]
+    assert all(0 <= result["seed"] < 2**63 for result in (first, second))
+    assert first["mean"] != second["mean"]
+
+
+def test_resubmitting_with_the_reported_seed_reproduces_the_result_exactly() -> None:
+    unseeded = run_job(WORKLOAD, {**BASE, "paths": 2_000}, 2)[1]
+    again = run_job(WORKLOAD, {**BASE, "paths": 2_000, "seed": unseeded["seed"]}, 5)[1]
+    assert json.dumps(again) == json.dumps(unseeded)
+
+
+def test_a_seed_is_drawn_once_at_submission_not_when_stored_params_are_read() -> None:
+    # Given a new job's completed parameters, as the store keeps them
+    completed = WORKLOAD.complete_params(WORKLOAD.parse_params({**BASE, "paths": 2_000}, {}))
+    stored = completed.model_dump(mode="json")
+    assert stored["seed"] is not None
+
+    # When they are validated again, as a worker does before combining
+    reread = WORKLOAD.params_model.model_validate(stored)
+
+    # Then the seed is the stored one, and completing a seeded job keeps its seed
+    assert reread.seed == stored["seed"]
+    assert WORKLOAD.complete_params(reread) == reread
+
+
+def test_splitting_without_a_seed_is_refused() -> None:
+    with pytest.raises(ValueError, match="needs a seed"):
+        WORKLOAD.split(WORKLOAD.parse_params({**BASE, "paths": 2_000}, {}), 2)
 
 
 @pytest.mark.usefixtures("small_blocks")
@@ -104,7 +133,7 @@ def test_seed_style_params_use_defaults() -> None:
 
 
 def test_partials_stay_small() -> None:
-    params = WORKLOAD.parse_params({**BASE, "paths": 100_000}, {})
+    params = WORKLOAD.parse_params({**BASE, "paths": 100_000, "seed": 5}, {})
     partial = WORKLOAD.run_chunk(WORKLOAD.split(params, 1)[0])
     assert len(json.dumps(partial)) < 40_000
 

@@ -10,8 +10,9 @@ import pytest
 from oracles import primes_in
 from pydantic import ValidationError
 
-from chunkwise.workloads import get_workload, primes
-from chunkwise.workloads.primes import PrimeCountParams, count_primes_between
+from chunkwise.workloads import get_workload, prime_kernels
+from chunkwise.workloads.prime_kernels import count_primes_between
+from chunkwise.workloads.primes import PrimeCountParams
 from chunkwise.workloads.sieve import base_primes, list_primes_numba
 from chunkwise.workloads.sieve_numpy import count_primes_numpy, list_primes_numpy
 
@@ -132,11 +133,11 @@ def test_kernel_bound_is_enforced() -> None:
 
 
 def test_without_numba_the_numpy_kernel_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(primes, "NUMBA_AVAILABLE", False)
-    monkeypatch.setattr(primes, "count_primes_numba", None)
-    monkeypatch.setattr(primes, "list_primes_numba", None)
+    monkeypatch.setattr(prime_kernels, "NUMBA_AVAILABLE", False)
+    monkeypatch.setattr(prime_kernels, "count_primes_numba", None)
+    monkeypatch.setattr(prime_kernels, "list_primes_numba", None)
     assert pi_by_workload(10**6, 3) == 78498
-    assert primes.list_primes_between(90, 110).tolist() == [97, 101, 103, 107, 109]
+    assert prime_kernels.list_primes_between(90, 110).tolist() == [97, 101, 103, 107, 109]
 
 
 def test_warm_up_runs() -> None:

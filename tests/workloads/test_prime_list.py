@@ -1,4 +1,6 @@
-"""prime_list: both algorithms, the compact partial encoding, and paging through partials."""
+"""prime_list: both algorithms and the compact partial encoding.
+
+Paging through a result's partials is the engine's: tests/store/test_result_pages.py."""
 
 from __future__ import annotations
 
@@ -18,10 +20,9 @@ from chunkwise.workloads.prime_codec import (
     decode_primes,
     encode_primes,
     iter_prime_blocks,
-    iter_primes,
-    page_primes,
 )
-from chunkwise.workloads.prime_list import PrimeListParams, list_primes
+from chunkwise.workloads.prime_kernels import list_primes
+from chunkwise.workloads.prime_list import PrimeListParams
 
 WORKLOAD = get_workload("prime_list")
 
@@ -37,7 +38,7 @@ def test_algorithms_agree_with_the_oracle(start: int, end: int, chunks: int) -> 
         partials, result = run_job(
             WORKLOAD, {"start": start, "end": end, "algorithm": algorithm}, chunks
         )
-        assert list(iter_primes(partials)) == expected
+        assert [p for partial in partials for p in decode_primes(partial).tolist()] == expected
         assert result == {
             "count": len(expected),
             "first": expected[0] if expected else None,
@@ -98,35 +99,6 @@ def test_decoding_streams_in_blocks_across_varint_boundaries() -> None:
 def test_malformed_partials_are_refused(partial: dict[str, Any]) -> None:
     with pytest.raises(PrimeCodecError):
         decode_primes(partial)
-
-
-@pytest.fixture(scope="module")
-def paged_job() -> tuple[list[dict[str, Any]], list[int]]:
-    partials, _ = run_job(WORKLOAD, {"start": 0, "end": 200_000}, 7)
-    empty = encode_primes(np.zeros(0, dtype=np.int64))
-    return [empty, *partials[:3], empty, *partials[3:]], primes_in(0, 200_000)
-
-
-@pytest.mark.parametrize(
-    ("offset", "limit"),
-    [(0, 10), (0, 0), (2_500, 3_000), (2_850, 40), (17_980, 100), (17_984, 5), (10**6, 5)],
-)
-def test_page_primes_matches_slicing(
-    paged_job: tuple[list[dict[str, Any]], list[int]], offset: int, limit: int
-) -> None:
-    partials, expected = paged_job
-    assert page_primes(partials, offset, limit) == expected[offset : offset + limit]
-
-
-def test_page_primes_skips_whole_partials_without_decoding() -> None:
-    unreadable = {"count": 1000, "encoding": "delta-leb128-base64", "data": "!!!!"}
-    tail = encode_primes(np.array([7, 11], dtype=np.int64))
-    assert page_primes([unreadable, tail], 1000, 5) == [7, 11]
-
-
-def test_page_primes_refuses_negative_arguments() -> None:
-    with pytest.raises(ValueError, match="non-negative"):
-        page_primes([], -1, 5)
 
 
 def test_unknown_algorithm_in_a_chunk_is_refused() -> None:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +64,90 @@ def test_a_cache_dir_is_chosen_when_unset(monkeypatch: pytest.MonkeyPatch, tmp_p
     ensure_numba_cache_dir()
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "chunkwise" / "numba")
     assert (tmp_path / "chunkwise" / "numba").is_dir()
+
+
+@pytest.fixture
+def no_home_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No cache directory is set and the home one cannot be made: the temporary
+    directory (here `tmp_path`) is the only candidate left."""
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    not_a_dir = tmp_path / "home-cache"
+    not_a_dir.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(not_a_dir))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path))
+    return tmp_path / f"chunkwise-numba-{os.getuid()}"
+
+
+def test_the_temp_fallback_is_created_private(no_home_cache: Path) -> None:
+    assert ensure_numba_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(no_home_cache)
+    assert stat.S_IMODE(no_home_cache.stat().st_mode) == 0o700
+
+
+def test_a_temp_dir_open_to_others_is_refused(no_home_cache: Path) -> None:
+    no_home_cache.mkdir()
+    no_home_cache.chmod(0o755)
+    assert not ensure_numba_cache_dir()
+    assert "NUMBA_CACHE_DIR" not in os.environ
+
+
+def test_a_temp_dir_of_another_user_is_refused(
+    no_home_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The directory is ours; to this process, running as someone else, it is a stranger's.
+    no_home_cache.mkdir(mode=0o700)
+    other_uid = os.getuid() + 1
+    monkeypatch.setattr(os, "getuid", lambda: other_uid)
+    planted = no_home_cache.parent / f"chunkwise-numba-{other_uid}"
+    no_home_cache.rename(planted)
+    assert not ensure_numba_cache_dir()
+    assert "NUMBA_CACHE_DIR" not in os.environ
+
+
+def test_a_symlinked_temp_dir_is_refused(no_home_cache: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    no_home_cache.symlink_to(elsewhere)
+    assert not ensure_numba_cache_dir()
+    assert "NUMBA_CACHE_DIR" not in os.environ
+
+
+def test_a_home_cache_writable_by_others_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    home_cache = tmp_path / "cache" / "chunkwise" / "numba"
+    home_cache.mkdir(parents=True)
+    home_cache.chmod(0o777)
+    (tmp_path / "tmp").mkdir()
+    assert ensure_numba_cache_dir()
+    assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"chunkwise-numba-{os.getuid()}")
+
+
+NO_NUMBA = {
+    "the API": (
+        "from chunkwise.api.app import create_app\n"
+        "from chunkwise.config import Settings\n"
+        "create_app(Settings(data_dir={root!r}, database_url='sqlite:///{root}/api.db', "
+        "broker_url='redis://127.0.0.1:1/0'))\n"
+    ),
+    "job submission": "import chunkwise.engine.dispatch\n",
+}
+
+
+@pytest.mark.parametrize("what", sorted(NO_NUMBA))
+def test_validating_jobs_does_not_load_numba(what: str, tmp_path: Path) -> None:
+    code = NO_NUMBA[what].format(root=str(tmp_path)) + (
+        "import sys\n"
+        "from chunkwise.engine.dispatch import validate_job\n"
+        "validate_job('prime_count', {'n': 10**6}, {})\n"
+        "validate_job('prime_list', {'end': 10**6}, {})\n"
+        "print([m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite')])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_workloads_import_nothing_of_the_service_layers() -> None:

@@ -1,4 +1,10 @@
-"""The FastAPI application: `create_app(settings)` wires routes, errors, CORS and limits."""
+"""The FastAPI application: `create_app(settings)` wires routes, errors, CORS and limits.
+
+Middleware, outermost first: the Host header is checked against ALLOWED_HOSTS (a page
+on another name that resolves to this machine, DNS rebinding, gets 400), then the body
+size, then requests from other sites (`cross_site`), then form bodies are read as JSON,
+then CORS.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,17 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from chunkwise import __version__
+from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
 from chunkwise.api.routes import jobs, results, system
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
 from chunkwise.errors import (
+    AdmissionRefusedError,
     ChunkwiseError,
     InvalidJobError,
     JobConflictError,
@@ -30,6 +39,7 @@ STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
     (InvalidJobError, 400),
     (JobNotFoundError, 404),
     (JobConflictError, 409),
+    (AdmissionRefusedError, 429),
     (ServiceUnavailableError, 503),
 ]
 
@@ -38,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (the process settings when None)."""
     settings = settings or get_settings()
     load_extra_workloads(settings.extra_workloads)
+    settings.workload_limits()  # a bad limit setting stops the start, not the first job
     store = Store(settings.resolved_database_url)
     celery = create_celery(settings)
 
@@ -69,7 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["*"],
     )
     app.add_middleware(FormBodyAsJsonMiddleware)
+    app.add_middleware(CrossSiteGuardMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
+    )
     return app
 
 
@@ -107,7 +122,12 @@ def _add_error_handlers(app: FastAPI) -> None:
     async def chunkwise_error(_: Request, exc: Exception) -> JSONResponse:
         status = next(code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind))
         field = exc.field if isinstance(exc, InvalidJobError) else None
-        return JSONResponse({"detail": str(exc), "field": field}, status_code=status)
+        headers = (
+            {"Retry-After": str(exc.retry_after_s)}
+            if isinstance(exc, AdmissionRefusedError)
+            else None
+        )
+        return JSONResponse({"detail": str(exc), "field": field}, status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: Exception) -> JSONResponse:

@@ -1,7 +1,10 @@
 """Request bodies before any route reads them: a size limit, and JSON by default.
 
 `curl -d '{...}'` labels its body application/x-www-form-urlencoded. The API takes no
-forms, so such a body on an /api/ route is read as the JSON it almost always is.
+forms, so such a body on an /api/ route is read as the JSON it almost always is. A web
+page can send such a body to any address without a CORS preflight, so
+`CrossSiteGuardMiddleware` (in `cross_site`), which runs first, refuses form bodies that
+come from another site before they get here.
 """
 
 from __future__ import annotations
@@ -66,6 +69,11 @@ class BodyLimitMiddleware:
 FORM_TYPE = b"application/x-www-form-urlencoded"
 
 
+def is_form_type(content_type: bytes) -> bool:
+    """Whether a Content-Type header value labels a form-encoded body."""
+    return content_type.split(b";")[0].strip().lower() == FORM_TYPE
+
+
 class FormBodyAsJsonMiddleware:
     """Relabels a form-encoded body sent to an /api/ route as application/json."""
 
@@ -76,7 +84,7 @@ class FormBodyAsJsonMiddleware:
         if scope["type"] == "http" and scope["path"].startswith("/api/"):
             headers = [
                 (name, b"application/json")
-                if name == b"content-type" and value.split(b";")[0].strip() == FORM_TYPE
+                if name == b"content-type" and is_form_type(value)
                 else (name, value)
                 for name, value in scope["headers"]
             ]

@@ -8,8 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-MAX_CHUNKS = 128
-
 
 class JobCreate(BaseModel):
     """A job request: which workload kind, its parameters, and how many chunks."""
@@ -24,7 +22,10 @@ class JobCreate(BaseModel):
     kind: str = Field(description="Workload kind, e.g. prime_count or sum_range.", max_length=64)
     params: dict[str, Any] = Field(default_factory=dict, description="The kind's parameters.")
     chunks: int = Field(
-        default=8, ge=1, le=MAX_CHUNKS, description="How many chunks to split into."
+        default=8,
+        ge=1,
+        description="How many chunks to split into; at most CHUNKWISE_MAX_CHUNKS (128 unless "
+        "configured), which the service checks.",
     )
 
 
@@ -79,11 +80,16 @@ class WorkloadKind(BaseModel):
     kind: str
     description: str
     params_schema: dict[str, Any]
+    limits: dict[str, int] = Field(
+        default_factory=dict,
+        description="This service's bounds on the parameters, by name (CHUNKWISE_<NAME>).",
+    )
 
 
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
-    workers: int = Field(description="Worker processes heard from recently.")
+    workers: int = Field(description="Worker nodes heard from recently.")
+    processes: int = Field(default=0, description="Pool processes those nodes compute with.")
     broker: Literal["ok", "unreachable"]
     database: Literal["ok", "unreachable"]
 

@@ -19,6 +19,7 @@ from kombu.exceptions import BatchPublishError
 from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
 
+from chunkwise.engine.admission import AdmissionBounds, admit
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK, chunk_priority, chunk_task_id
 from chunkwise.errors import (
     BrokerUnavailableError,
@@ -27,7 +28,7 @@ from chunkwise.errors import (
     JobNotFoundError,
 )
 from chunkwise.store import Job, Store, jobs
-from chunkwise.workloads import Chunk, UnknownWorkloadError, Workload, get_workload
+from chunkwise.workloads import UnknownWorkloadError, Workload, get_workload
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,11 @@ BROKER_ERRORS = (KombuOperationalError, BatchPublishError)
 def validate_job(
     kind: str, raw_params: Mapping[str, Any], limits: Mapping[str, int]
 ) -> tuple[Workload[Any], dict[str, Any]]:
-    """The workload and normalised parameters of a job request, or InvalidJobError."""
+    """The workload and normalised parameters of a new job request, or InvalidJobError.
+
+    The parameters come back completed (a random seed drawn, say): they are what the job
+    stores, so only a new request goes through here, never a stored job.
+    """
     try:
         workload = get_workload(kind)
     except UnknownWorkloadError as exc:
@@ -47,7 +52,7 @@ def validate_job(
         params = workload.parse_params(raw_params, limits)
     except ValidationError as exc:
         raise InvalidJobError(_describe(exc), field=_first_field(exc)) from None
-    return workload, params.model_dump(mode="json")
+    return workload, workload.complete_params(params).model_dump(mode="json")
 
 
 def _where(loc: Sequence[int | str]) -> str:
@@ -72,45 +77,55 @@ def submit_job(
     chunks: int,
     limits: Mapping[str, int],
     use_cache: bool = True,
+    admission: AdmissionBounds | None = None,
 ) -> Job:
     """Validate, store and publish a job; raises InvalidJobError or BrokerUnavailableError.
 
     The job is committed before its chunks are published, so a worker never receives a
     chunk the store does not know. If publishing fails the job is removed again: the
-    caller is told to retry, and no half-published job lingers.
+    caller is told to retry, and no half-published job lingers. With `admission`, a job
+    past its bounds raises AdmissionRefusedError before anything is stored.
     """
     workload, normalised = validate_job(kind, params, limits)
     specs = workload.split(workload.params_model.model_validate(normalised, context=limits), chunks)
     with store.writer() as session:
+        if admission is not None:
+            admit(session, bounds=admission, chunks=len(specs))
         job = jobs.create_job(
             session, kind=kind, params=normalised, specs=specs, use_cache=use_cache
         )
     try:
-        publish_chunks(app, job_id=job.id, kind=kind, specs=specs)
+        publish_chunks(app, job_id=job.id, count=len(specs))
     except BROKER_ERRORS as exc:
         with store.writer() as session:
             jobs.delete_job(session, job_id=job.id)
-        raise BrokerUnavailableError(f"the broker does not answer: {exc}") from exc
+        # The driver's text can name hosts and users: it goes to the log, not the client.
+        log.warning("publishing job %s failed: %s", job.id, exc)
+        raise BrokerUnavailableError(
+            "the broker does not answer or refuses new chunks; try again shortly"
+        ) from exc
     return job
 
 
-def publish_chunks(app: Celery, *, job_id: uuid.UUID, kind: str, specs: Sequence[Chunk]) -> None:
+def publish_chunks(app: Celery, *, job_id: uuid.UUID, count: int) -> None:
     """Send one message per chunk, all through one producer connection."""
-    send_chunks(app, [jobs.PendingChunk(job_id, i, kind, spec) for i, spec in enumerate(specs)])
+    send_chunks(app, [jobs.PendingChunk(job_id, index) for index in range(count)])
 
 
 def send_chunks(app: Celery, chunks: Sequence[jobs.PendingChunk], *, urgent: bool = False) -> None:
     """Publish chunk messages; `urgent` ones are delivered before queued ordinary ones.
 
-    On Redis they go out as one pipeline (kombu's publish batch); other transports send
-    them one by one through the same connection.
+    A message names its chunk, (job id, index), and carries nothing a worker trusts: the
+    worker reads the chunk's kind and spec from the store. On Redis they go out as one
+    pipeline (kombu's publish batch); other transports send them one by one through the
+    same connection.
     """
     priority = chunk_priority(app, urgent=urgent)
     with app.producer_or_acquire() as producer, producer.batch():
         for chunk in chunks:
             app.send_task(
                 RUN_CHUNK_TASK,
-                args=(str(chunk.job_id), chunk.index, chunk.kind, chunk.spec),
+                args=(str(chunk.job_id), chunk.index),
                 task_id=chunk_task_id(chunk.job_id, chunk.index),
                 priority=priority,
                 producer=producer,

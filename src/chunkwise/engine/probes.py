@@ -31,6 +31,7 @@ def store_answers(store: Store) -> bool:
         return False
 
 
-def live_worker_count(store: Store, *, ttl_s: float) -> int:
+def live_capacity(store: Store, *, ttl_s: float) -> tuple[int, int]:
+    """Live worker nodes and their pool processes."""
     with store.reader() as session:
-        return worker_rows.count_live_workers(session, ttl_s=ttl_s)
+        return worker_rows.live_capacity(session, ttl_s=ttl_s)

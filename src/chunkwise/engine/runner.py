@@ -3,44 +3,56 @@
 Every step re-reads the store and is safe to repeat: a chunk of an ended job is skipped,
 a chunk recorded twice counts once, and the worker whose recording completes the job
 combines the partials in the same transaction, so a job is never left complete but
-unfinished. Failures split in two: a passing one (a lost connection) is retried with
-backoff; anything else is a bug or bad data, and fails the job at once.
+unfinished.
+
+Failures split three ways:
+- The store out of reach (a restart, a failover): the store call is retried with backoff
+  for up to `store_outage_s`, holding the chunk's message unacknowledged. What was
+  computed is kept and recorded once the store answers; nothing is computed again.
+- The computation losing a connection (a kind that does I/O): the chunk is delivered
+  again with backoff, up to `max_attempts` starts in all.
+- Anything else is a bug or bad data and fails the job at once, with a one-line error;
+  the stack goes to the worker's log with the job id and chunk index.
+
+Every start is counted in the store, so a chunk that kills its worker process, or whose
+partial can never be recorded, ends its job after `max_attempts` deliveries instead of
+looping forever.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from celery.exceptions import SoftTimeLimitExceeded
-from kombu.exceptions import BatchPublishError
-from kombu.exceptions import OperationalError as KombuOperationalError
-from sqlalchemy.exc import OperationalError as SqlOperationalError
+from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
+from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from chunkwise.errors import ServiceUnavailableError, TransientChunkError
-from chunkwise.store import JobState, Store, cache, jobs
-from chunkwise.store.jobs import JobHeader
+from chunkwise.errors import StoreOutageError, TransientChunkError
+from chunkwise.store import Store, cache, jobs
+from chunkwise.store.db import is_transient
+from chunkwise.store.jobs import ChunkStart, JobHeader
 from chunkwise.store.models import utcnow
-from chunkwise.workloads import Chunk, Workload, get_workload
-from chunkwise.workloads.base import Piece
+from chunkwise.workloads import Workload, get_workload
+from chunkwise.workloads.base import Chunk, Piece
 
 log = logging.getLogger(__name__)
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    ConnectionError,
-    TimeoutError,
-    ServiceUnavailableError,
-    SqlOperationalError,
-    KombuOperationalError,
-    BatchPublishError,
-)
-STACK_FRAMES_KEPT = 6
+T = TypeVar("T")
+
+COMPUTE_TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+"""What a computation may raise and still succeed on another delivery."""
+ERROR_MAX_BYTES = 1024
+STORE_RETRY_FIRST_S = 0.1
+STORE_RETRY_MAX_S = 5.0
+"""Store calls are retried at 0.1 s, 0.2 s, ... up to every 5 s while the store is away."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,14 @@ class ChunkOutcome(StrEnum):
     FAILED_JOB = "failed_job"
 
 
+class ChunkFailure(Exception):
+    """Raised inside the runner when a chunk fails its job; carries the job's error."""
+
+    def __init__(self, error: str) -> None:
+        super().__init__(error)
+        self.error = error
+
+
 class ChunkRunner:
     """Computes delivered chunks and records them in the store."""
 
@@ -72,61 +92,70 @@ class ChunkRunner:
         max_attempts: int = 5,
         time_limit_s: float | None = None,
         use_cache: bool = True,
+        store_outage_s: float = 300.0,
     ) -> None:
         self.store = store
         self.limits = dict(limits)
         self.max_attempts = max_attempts
         self.time_limit_s = time_limit_s
         self.use_cache = use_cache
+        self.store_outage_s = store_outage_s
 
-    def run(
-        self,
-        *,
-        job_id: uuid.UUID,
-        index: int,
-        kind: str,
-        spec: Chunk,
-        worker: str,
-        attempt: int = 1,
-    ) -> ChunkOutcome:
-        """Compute one chunk and record it.
+    def run(self, *, job_id: uuid.UUID, index: int, worker: str) -> ChunkOutcome:
+        """Compute chunk `index` of `job_id` and record it.
 
-        Raises TransientChunkError when the failure may pass and attempts remain.
+        Raises TransientChunkError when the computation failed for a passing reason and
+        attempts remain, StoreOutageError when the store stayed away past the outage bound.
         """
         try:
-            return self._run(job_id, index, kind, spec, worker)
-        except SoftTimeLimitExceeded:
-            self.fail(job_id, f"chunk {index} exceeded its time limit of {self.time_limit_s} s")
-            return ChunkOutcome.FAILED_JOB
-        except TRANSIENT_ERRORS as exc:
-            if attempt < self.max_attempts:
-                log.warning("chunk %s of job %s: %r; will retry", index, job_id, exc)
-                raise TransientChunkError(str(exc)) from exc
-            self.fail(job_id, f"chunk {index} failed {attempt} times; last: {describe(exc)}")
+            return self._run(job_id, index, worker)
+        except ChunkFailure as failure:
+            self.fail(job_id, failure.error)
             return ChunkOutcome.FAILED_JOB
 
-    def _run(
-        self, job_id: uuid.UUID, index: int, kind: str, spec: Chunk, worker: str
-    ) -> ChunkOutcome:
-        with self.store.reader() as session:
-            job = jobs.job_header(session, job_id=job_id)
-        if job is None or job.state.is_terminal:
-            log.info("skipping chunk %s of job %s: job %s", index, job_id, job and job.state)
+    def _run(self, job_id: uuid.UUID, index: int, worker: str) -> ChunkOutcome:
+        start = self.with_store(lambda: self._start(job_id, index))
+        if start is None or start.job.state.is_terminal or start.recorded:
+            log.info("skipping chunk %s of job %s: nothing left to do", index, job_id)
             return ChunkOutcome.SKIPPED
-        if job.state == JobState.PENDING:
-            with self.store.writer() as session:
-                jobs.mark_started(session, job_id=job_id)
-        workload = get_workload(kind)
-        pieces = workload.cache_pieces(spec) if self.use_cache and job.use_cache else None
+        if not start.counted:
+            raise ChunkFailure(spent_error(index, start.attempts))
+        with _failing_job(job_id, index, "could not be prepared"):
+            workload = get_workload(start.job.kind)
+            use_cache = self.use_cache and start.job.use_cache
+            pieces = workload.cache_pieces(start.spec) if use_cache else None
+        computed = self._compute(workload, start, index, pieces)
+        with _failing_job(job_id, index, "returned a partial that cannot be stored"):
+            _check_storable(computed.partial)
+        return self.with_store(lambda: self.record(start.job, workload, index, computed, worker))
+
+    def _start(self, job_id: uuid.UUID, index: int) -> ChunkStart | None:
+        with self.store.writer() as session:
+            return jobs.start_chunk(
+                session, job_id=job_id, index=index, max_attempts=self.max_attempts
+            )
+
+    def _compute(
+        self, workload: Workload[Any], start: ChunkStart, index: int, pieces: Sequence[Piece] | None
+    ) -> Computed:
         try:
-            computed = self.compute(workload, spec, pieces)
-        except (SoftTimeLimitExceeded, *TRANSIENT_ERRORS):
+            return self.compute(workload, start.spec, pieces)
+        except SoftTimeLimitExceeded:
+            raise ChunkFailure(
+                f"chunk {index} exceeded its time limit of {self.time_limit_s} s"
+            ) from None
+        except (StoreOutageError, ChunkFailure):
             raise
+        except COMPUTE_TRANSIENT_ERRORS as exc:
+            if start.attempts < self.max_attempts:
+                log.warning("chunk %s of job %s: %r; will retry", index, start.job.id, exc)
+                raise TransientChunkError(str(exc)) from exc
+            raise ChunkFailure(
+                bounded(f"chunk {index} failed {start.attempts} times; last: {headline(exc)}")
+            ) from exc
         except Exception as exc:
-            log.exception("chunk %s of job %s failed", index, job_id)
-            self.fail(job_id, f"chunk {index} failed: {describe(exc)}")
-            return ChunkOutcome.FAILED_JOB
-        return self.record(job, workload, index=index, computed=computed, worker=worker)
+            log.exception("chunk %s of job %s failed", index, start.job.id)
+            raise ChunkFailure(bounded(f"chunk {index} failed: {headline(exc)}")) from exc
 
     def compute(
         self, workload: Workload[Any], spec: Chunk, pieces: Sequence[Piece] | None
@@ -135,8 +164,7 @@ class ChunkRunner:
         if not pieces:
             return Computed(workload.run_chunk(spec))
         keys = [piece.key for piece in pieces if piece.key is not None]
-        with self.store.reader() as session:
-            cached = cache.lookup(session, keys=keys)
+        cached = self.with_store(lambda: self._lookup(keys))
         partials, fresh = [], {}
         for piece in pieces:
             if piece.key is not None and piece.key in cached:
@@ -148,17 +176,20 @@ class ChunkRunner:
         hits = [key for key in keys if key in cached]
         return Computed(workload.merge_pieces(partials), fresh, hits, len(hits) == len(pieces))
 
+    def _lookup(self, keys: Sequence[str]) -> dict[str, Any]:
+        with self.store.reader() as session:
+            return cache.lookup(session, keys=keys)
+
     def record(
         self,
         job: JobHeader,
         workload: Workload[Any],
-        *,
         index: int,
         computed: Computed,
         worker: str,
     ) -> ChunkOutcome:
         """Record a partial; if it completes the job, combine and finish in the same commit."""
-        with self.store.writer() as session:
+        with _failing_job(job.id, index, "could not be recorded"), self.store.writer() as session:
             cache.remember(session, entries=computed.fresh)
             cache.touch(session, keys=computed.hits)
             record = jobs.record_chunk(
@@ -169,16 +200,12 @@ class ChunkRunner:
                 worker=worker,
                 cache_hits=len(computed.hits),
                 from_cache=computed.all_cached,
+                item_count=workload.count_items(computed.partial),
             )
             if not record.all_done or record.job_state.is_terminal:
                 return ChunkOutcome.RECORDED
-            try:
+            with _failing_job(job.id, index, "completed the job, but combining failed"):
                 result = self._combine(session, job, workload)
-            except Exception as exc:
-                log.exception("combining job %s failed", job.id)
-                error = f"combining results failed: {describe(exc)}"
-                jobs.fail_job(session, job_id=job.id, error=error)
-                return ChunkOutcome.FAILED_JOB
             jobs.finish_job(session, job_id=job.id, result=result)
         return ChunkOutcome.RECORDED
 
@@ -189,13 +216,91 @@ class ChunkRunner:
         return {**combined, "duration_sec": round(duration_s, 3)}
 
     def fail(self, job_id: uuid.UUID, error: str) -> None:
-        with self.store.writer() as session:
-            jobs.fail_job(session, job_id=job_id, error=error)
+        """End the job in FAILURE with `error` (a no-op if it has ended already)."""
+
+        def write() -> None:
+            with self.store.writer() as session:
+                jobs.fail_job(session, job_id=job_id, error=bounded(error))
+
+        self.with_store(write)
+
+    def with_store(self, call: Callable[[], T]) -> T:
+        """`call()`, retried with backoff while the store is unreachable.
+
+        Only connection-level errors are retried, for up to `store_outage_s`; then
+        StoreOutageError. A deterministic database error is raised at once.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception(is_transient),
+            wait=wait_exponential(multiplier=STORE_RETRY_FIRST_S, max=STORE_RETRY_MAX_S),
+            stop=stop_after_delay(self.store_outage_s),
+            before_sleep=_log_store_wait,
+            reraise=True,
+        )
+        try:
+            return retrying(call)
+        except Exception as exc:
+            if is_transient(exc):
+                raise StoreOutageError(
+                    f"the job store did not answer for {self.store_outage_s} s"
+                ) from exc
+            raise
 
 
-def describe(exc: BaseException) -> str:
-    """The error and the innermost frames of its stack, for the job's error field."""
-    frames = traceback.extract_tb(exc.__traceback__)[-STACK_FRAMES_KEPT:]
-    stack = "".join(traceback.format_list(frames)).rstrip()
-    headline = f"{type(exc).__name__}: {exc}"
-    return f"{headline}\n{stack}" if stack else headline
+@contextmanager
+def _failing_job(job_id: uuid.UUID, index: int, what: str) -> Iterator[None]:
+    """Turn any non-transient exception in the block into a ChunkFailure for the job.
+
+    Transient store errors pass through, so `with_store` retries the whole step.
+    """
+    try:
+        yield
+    except (ChunkFailure, StoreOutageError):
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.error("chunk %s of job %s %s", index, job_id, what, exc_info=exc)
+        raise ChunkFailure(bounded(f"chunk {index} {what}: {headline(exc)}")) from exc
+
+
+def _check_storable(partial: Any) -> None:
+    """Raise TypeError or ValueError now if the partial is not plain JSON (a numpy scalar,
+    NaN), rather than fail later inside the store's write."""
+    json.dumps(partial, allow_nan=False)
+
+
+def _log_store_wait(state: Any) -> None:
+    log.warning(
+        "the job store does not answer (%s); trying again in %.1f s",
+        type(state.outcome.exception()).__name__,
+        state.next_action.sleep if state.next_action else 0.0,
+    )
+
+
+def spent_error(index: int, attempts: int) -> str:
+    """The error of a job whose chunk used up its starts without ever being recorded."""
+    return (
+        f"chunk {index} was started {attempts} times and never recorded; "
+        "its worker process died or lost its lease each time"
+    )
+
+
+def headline(exc: BaseException) -> str:
+    """One line naming the error: its type and the first line of its message.
+
+    A database error is named by its driver's error, never by its SQL text or bound
+    parameters.
+    """
+    while isinstance(exc, StatementError) and exc.orig is not None:
+        exc = exc.orig
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+
+
+def bounded(error: str) -> str:
+    """`error` cut to ERROR_MAX_BYTES of UTF-8."""
+    raw = error.encode()
+    if len(raw) <= ERROR_MAX_BYTES:
+        return error
+    return raw[: ERROR_MAX_BYTES - 3].decode(errors="ignore") + "..."

@@ -2,6 +2,9 @@
 
 Entries are added once (a racing second insert of the same key is ignored: the content
 is the same) and evicted least recently used first once the cache passes its size bound.
+A chunk can bring tens of thousands of entries, so every statement here takes its keys
+in batches (`batching.batches`), and timestamps come from the database's clock, the one
+every worker host shares.
 """
 
 from __future__ import annotations
@@ -9,23 +12,28 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Insert, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from chunkwise.store.models import CacheEntry, utcnow
+from chunkwise.store.batching import batches
+from chunkwise.store.clock import database_now, db_now
+from chunkwise.store.models import CacheEntry
 
-LOOKUP_BATCH = 500
-"""Keys per query: well inside every backend's limit on bound parameters."""
+# Rows go in by executemany of one statement built once: compiling a multi-row VALUES of
+# thousands of rows costs several times more than running it.
+_INSERT: dict[str, Insert] = {
+    "postgresql": postgresql_insert(CacheEntry).on_conflict_do_nothing(),
+    "sqlite": sqlite_insert(CacheEntry).on_conflict_do_nothing(),
+}
+_INSERT_COLUMNS = 4
 
 
 def lookup(session: Session, *, keys: Collection[str]) -> dict[str, Any]:
     """The cached partials among `keys`."""
-    ordered = list(keys)
     found: dict[str, Any] = {}
-    for start in range(0, len(ordered), LOOKUP_BATCH):
-        batch = ordered[start : start + LOOKUP_BATCH]
+    for batch in batches(keys):
         rows = session.execute(
             select(CacheEntry.key, CacheEntry.value).where(CacheEntry.key.in_(batch))
         )
@@ -37,21 +45,20 @@ def remember(session: Session, *, entries: Mapping[str, Any]) -> None:
     """Add entries; keys already present keep their value."""
     if not entries:
         return
-    now = utcnow()
+    now = database_now(session)
     rows = [{"key": k, "value": v, "created_at": now, "used_at": now} for k, v in entries.items()]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(insert(CacheEntry).values(rows).on_conflict_do_nothing())
+    connection = session.connection()
+    insert = _INSERT[connection.dialect.name]
+    for batch in batches(rows, columns=_INSERT_COLUMNS):
+        connection.execute(insert, batch)
 
 
 def touch(session: Session, *, keys: Collection[str]) -> None:
     """Mark entries as just used, so eviction spares them."""
-    ordered = list(keys)
-    now = utcnow()
-    for start in range(0, len(ordered), LOOKUP_BATCH):
-        batch = ordered[start : start + LOOKUP_BATCH]
-        session.connection().execute(
-            update(CacheEntry).where(CacheEntry.key.in_(batch)).values(used_at=now)
+    connection = session.connection()
+    for batch in batches(keys):
+        connection.execute(
+            update(CacheEntry).where(CacheEntry.key.in_(batch)).values(used_at=db_now())
         )
 
 

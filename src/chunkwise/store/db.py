@@ -4,36 +4,111 @@ SQLite is shared by the API and every worker process, so it runs in WAL mode (re
 never block the writer) and every writing transaction starts with BEGIN IMMEDIATE: a
 deferred transaction that reads first and writes later can fail at once with "database
 is locked" when another process wrote in between, instead of waiting its turn.
+
+Engines hide bound parameters from error messages (`hide_parameters`): a failed statement
+can carry partials, job parameters or whole cache batches, and its message ends up in
+logs and in a job's error.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
-from chunkwise.errors import StoreUnavailableError
+from chunkwise.errors import StoreOutageError, StoreUnavailableError
+from chunkwise.store.fork_guard import ForkGuard
 from chunkwise.store.models import Base
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IMMEDIATE = "chunkwise_immediate"
 
+SCHEMA_LOCK_KEY = 0x63_68_75_6E_6B_77
+"""PostgreSQL advisory lock taken while creating the schema ("chunkw" in ASCII): any
+constant works, as long as every chunkwise process uses the same one."""
+SCHEMA_ATTEMPTS = 5
+"""Tries at creating the SQLite schema while another process holds the file locked."""
+SCHEMA_RETRY_PAUSE_S = 0.2
+
+STORE_DOES_NOT_ANSWER = "the job store does not answer"
+
+# Server states that say the connection, not the statement, failed: SQLSTATE class 08
+# (connection exception), and the server shutting down, crashing or still starting.
+_PG_CONNECTION_CLASS = "08"
+_PG_SERVER_GOING = frozenset({"57P01", "57P02", "57P03"})
+# A deadlock or serialization failure aborts one transaction; running it again succeeds.
+_PG_RUN_AGAIN = frozenset({"40001", "40P01"})
+# SQLite primary result codes for a file another process holds (busy, locked), or that
+# cannot be opened now; the extended code's low byte is the primary code.
+_SQLITE_UNAVAILABLE = frozenset(
+    {sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_CANTOPEN}
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` says the store cannot be reached now, as opposed to a bad statement.
+
+    True for: a connection SQLAlchemy found dead (`connection_invalidated`); a connection
+    attempt that failed (psycopg gives it no SQLSTATE, and no statement was running); a
+    PostgreSQL connection exception (SQLSTATE 08xxx) or server shutdown, crash or start
+    (57P01-57P03); SQLite "database is locked" or "busy" once the busy timeout ran out,
+    and "unable to open database file"; a pool with no connection to lend in time.
+    Everything else is about the statement and would fail again the same way: too many
+    variables, data, integrity and programming errors, a cancelled statement.
+    """
+    if isinstance(exc, StoreUnavailableError | PoolTimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    orig = exc.orig
+    if isinstance(orig, sqlite3.Error):
+        code = getattr(orig, "sqlite_errorcode", None)
+        return code is not None and (code & 0xFF) in _SQLITE_UNAVAILABLE
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith(_PG_CONNECTION_CLASS) or sqlstate in _PG_SERVER_GOING
+    return isinstance(exc, OperationalError) and exc.statement is None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether running the same store work again may succeed: the store is unreachable
+    or busy (`is_unavailable`), or PostgreSQL aborted the transaction for a deadlock or a
+    serialization failure. False for a deterministic database error, which would fail
+    again, and for StoreOutageError, the verdict that the store stayed away too long.
+    """
+    if isinstance(exc, StoreOutageError):
+        return False
+    if is_unavailable(exc):
+        return True
+    orig = exc.orig if isinstance(exc, DBAPIError) else None
+    return getattr(orig, "sqlstate", None) in _PG_RUN_AGAIN
+
 
 def _configure_sqlite(engine: Engine) -> None:
-    """WAL, a busy timeout, and explicit BEGIN so writers can ask for BEGIN IMMEDIATE."""
+    """A busy timeout, WAL, and explicit BEGIN so writers can ask for BEGIN IMMEDIATE."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, below
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # The busy timeout first: switching a new file to WAL takes a write lock, and
+        # without a timeout a process that meets another one's lock fails at once.
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
@@ -48,10 +123,10 @@ def build_engine(url: str) -> Engine:
     """An engine for `url`; for SQLite the file's folder is created and WAL is set up."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False})
+    engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     _configure_sqlite(engine)
     return engine
 
@@ -68,6 +143,7 @@ class Store:
         self._engine: Engine | None = None
         self._readers: sessionmaker[Session] | None = None
         self._writers: sessionmaker[Session] | None = None
+        self._fork_guard: ForkGuard | None = None
 
     @property
     def engine(self) -> Engine:
@@ -87,23 +163,69 @@ class Store:
         return make_url(self.url).get_backend_name()
 
     def create_schema(self) -> None:
-        """Create any missing tables (migrations may replace this later)."""
+        """Create any missing tables (migrations may replace this later).
+
+        Every process calls this as it starts, often at the same moment on a new
+        database, so one creates and the others wait, then find the tables there.
+        """
         with self._unavailable_as_error():
-            Base.metadata.create_all(self.engine)
+            if self.backend == "postgresql":
+                self._create_schema_postgresql()
+            else:
+                self._create_schema_sqlite()
+
+    def _create_schema_postgresql(self) -> None:
+        # CREATE TABLE of a missing table races: two sessions both see it missing and
+        # the second fails on the catalog's unique index. The lock is released at commit.
+        with self.engine.begin() as connection:
+            connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
+            Base.metadata.create_all(connection)
+
+    def _create_schema_sqlite(self) -> None:
+        # BEGIN IMMEDIATE makes the check for missing tables and their creation one
+        # writer's turn. SQLite does not always wait out the busy timeout (a WAL file
+        # being recovered or set up answers "locked" at once), hence a few tries.
+        immediate = self.engine.execution_options(**{_IMMEDIATE: True})
+        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+            try:
+                with immediate.begin() as connection:
+                    Base.metadata.create_all(connection)
+                return
+            except OperationalError as exc:
+                if attempt == SCHEMA_ATTEMPTS or not is_unavailable(exc):
+                    raise
+                log.info("schema creation found the store busy (try %d): %s", attempt, exc.orig)
+                time.sleep(SCHEMA_RETRY_PAUSE_S * attempt)
 
     @contextmanager
     def reader(self) -> Iterator[Session]:
         """A session for reads; it writes nothing and commits nothing."""
         readers = self._sessionmakers()[1]
-        with self._unavailable_as_error(), readers() as session:
+        with self._fork_guarded(), self._unavailable_as_error(), readers() as session:
             yield session
 
     @contextmanager
     def writer(self) -> Iterator[Session]:
         """A session whose work commits together on exit, or rolls back on an error."""
         writers = self._sessionmakers()[2]
-        with self._unavailable_as_error(), writers() as session, session.begin():
+        with (
+            self._fork_guarded(),
+            self._unavailable_as_error(),
+            writers() as session,
+            session.begin(),
+        ):
             yield session
+
+    def guard_forks(self) -> None:
+        """Make fork() wait for open sessions (see `store.fork_guard`); SQLite only.
+
+        For a process whose threads use the store while it forks children.
+        """
+        if self.backend == "sqlite" and self._fork_guard is None:
+            self._fork_guard = ForkGuard()
+
+    def _fork_guarded(self) -> AbstractContextManager[None]:
+        return nullcontext() if self._fork_guard is None else self._fork_guard.held()
 
     def reset_after_fork(self) -> None:
         """Drop connections inherited from a parent process without closing them for it."""
@@ -116,17 +238,12 @@ class Store:
 
     @contextmanager
     def _unavailable_as_error(self) -> Iterator[None]:
+        """Connection-level failures become StoreUnavailableError, without the driver's
+        text: it can name hosts, users and databases. That text goes to the log."""
         try:
             yield
-        except OperationalError as exc:
-            if exc.connection_invalidated or _is_connect_failure(exc):
-                raise StoreUnavailableError(f"the job store does not answer: {exc.orig}") from exc
-            raise
-
-
-def _is_connect_failure(exc: OperationalError) -> bool:
-    text = str(exc.orig).lower()
-    return any(
-        marker in text
-        for marker in ("connection refused", "could not connect", "unable to open", "timeout")
-    )
+        except (DBAPIError, PoolTimeoutError) as exc:
+            if not is_unavailable(exc):
+                raise
+            log.warning("%s: %s", STORE_DOES_NOT_ANSWER, getattr(exc, "orig", None) or exc)
+            raise StoreUnavailableError(STORE_DOES_NOT_ANSWER) from exc

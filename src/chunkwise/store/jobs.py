@@ -11,13 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState, utcnow
+from chunkwise.store.batching import batches
+from chunkwise.store.clock import database_now, db_now
+from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState
 
 _TERMINAL = [state.value for state in TERMINAL_STATES]
 
@@ -55,7 +57,7 @@ def create_job(
         completed_chunks=0,
         cached_chunks=0,
         use_cache=use_cache,
-        created_at=utcnow(),
+        created_at=database_now(session),
     )
     session.add(job)
     session.flush()
@@ -89,13 +91,38 @@ def delete_job(session: Session, *, job_id: uuid.UUID) -> None:
 # The statements a chunk runs are built once: building a SQLAlchemy statement costs more
 # than executing it on SQLite, and every chunk runs these.
 _RUNNING = Job.state.not_in(_TERMINAL)
-_HEADER = select(Job.id, Job.kind, Job.params, Job.state, Job.created_at, Job.use_cache).where(
-    Job.id == bindparam("b_job")
+_COUNT_ATTEMPT = (
+    update(Chunk)
+    .where(
+        Chunk.job_id == bindparam("b_job"),
+        Chunk.index == bindparam("b_index"),
+        Chunk.partial.is_(None),
+        Chunk.attempts < bindparam("b_max"),
+    )
+    .values(attempts=Chunk.attempts + 1)
+)
+# The chunk's kind and spec come from here, in the same query as its job's header: a
+# chunk message carries only (job id, index), so whoever can reach the broker cannot
+# widen a job's range or plant a partial for another one.
+_START = (
+    select(
+        Job.id,
+        Job.kind,
+        Job.params,
+        Job.state,
+        Job.created_at,
+        Job.use_cache,
+        Chunk.spec,
+        Chunk.attempts,
+        Chunk.partial.is_not(None),
+    )
+    .join(Chunk, Chunk.job_id == Job.id)
+    .where(Job.id == bindparam("b_job"), Chunk.index == bindparam("b_index"))
 )
 _MARK_STARTED = (
     update(Job)
     .where(Job.id == bindparam("b_job"), Job.state == JobState.PENDING)
-    .values(state=JobState.STARTED, started_at=bindparam("b_now"))
+    .values(state=JobState.STARTED, started_at=db_now())
 )
 _WRITE_PARTIAL = (
     update(Chunk)
@@ -108,8 +135,9 @@ _WRITE_PARTIAL = (
     .values(
         partial=bindparam("b_partial"),
         worker=bindparam("b_worker"),
-        finished_at=bindparam("b_now"),
+        finished_at=db_now(),
         cache_hits=bindparam("b_hits"),
+        item_count=bindparam("b_items"),
     )
 )
 _COUNT_CHUNK = (
@@ -119,7 +147,7 @@ _COUNT_CHUNK = (
         completed_chunks=Job.completed_chunks + 1,
         cached_chunks=Job.cached_chunks + bindparam("b_cached"),
         state=JobState.PROGRESS,
-        started_at=func.coalesce(Job.started_at, bindparam("b_now")),
+        started_at=func.coalesce(Job.started_at, db_now()),
     )
     .returning(Job.completed_chunks, Job.total_chunks, Job.state)
 )
@@ -140,15 +168,37 @@ class JobHeader:
     use_cache: bool
 
 
-def job_header(session: Session, *, job_id: uuid.UUID) -> JobHeader | None:
-    row = session.connection().execute(_HEADER, {"b_job": job_id}).one_or_none()
-    return None if row is None else JobHeader(row[0], row[1], row[2], JobState(row[3]), *row[4:])
+@dataclass(frozen=True)
+class ChunkStart:
+    """A delivered chunk as the store knows it, read as its worker starts it."""
+
+    job: JobHeader
+    spec: dict[str, Any]
+    attempts: int
+    """Starts so far, this one included when `counted`."""
+    counted: bool
+    """False when the chunk was recorded already or had used up its attempts."""
+    recorded: bool
 
 
-def mark_started(session: Session, *, job_id: uuid.UUID) -> bool:
-    """Move a PENDING job to STARTED; False when it had already moved on."""
-    result = session.connection().execute(_MARK_STARTED, {"b_job": job_id, "b_now": utcnow()})
-    return bool(getattr(result, "rowcount", 0))
+def start_chunk(
+    session: Session, *, job_id: uuid.UUID, index: int, max_attempts: int
+) -> ChunkStart | None:
+    """Count a start of chunk `index` and read it with its job (None: no such chunk).
+
+    The start is counted only while the chunk is unrecorded and under `max_attempts`; a
+    PENDING job moves to STARTED. One transaction, three short statements.
+    """
+    connection = session.connection()
+    values = {"b_job": job_id, "b_index": index, "b_max": max_attempts}
+    counted = bool(getattr(connection.execute(_COUNT_ATTEMPT, values), "rowcount", 0))
+    row = connection.execute(_START, values).one_or_none()
+    if row is None:
+        return None
+    job = JobHeader(row[0], row[1], row[2], JobState(row[3]), row[4], row[5])
+    if counted and job.state == JobState.PENDING:
+        connection.execute(_MARK_STARTED, values)
+    return ChunkStart(job, row[6], row[7], counted, bool(row[8]))
 
 
 def record_chunk(
@@ -160,6 +210,7 @@ def record_chunk(
     worker: str,
     cache_hits: int = 0,
     from_cache: bool = False,
+    item_count: int | None = None,
 ) -> ChunkRecord:
     """Keep a chunk's partial once and count it; a second recording changes nothing.
 
@@ -172,9 +223,9 @@ def record_chunk(
         "b_index": index,
         "b_partial": partial,
         "b_worker": worker,
-        "b_now": utcnow(),
         "b_hits": cache_hits,
         "b_cached": int(from_cache),
+        "b_items": item_count,
     }
     if getattr(connection.execute(_WRITE_PARTIAL, values), "rowcount", 0):
         row = connection.execute(_COUNT_CHUNK, values).one_or_none()
@@ -206,7 +257,7 @@ def cancel_job(session: Session, *, job_id: uuid.UUID) -> bool:
 
 
 def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: Any) -> bool:
-    now = utcnow()
+    now = db_now()
     result = session.connection().execute(
         update(Job)
         .where(Job.id == job_id, Job.state.not_in(_TERMINAL))
@@ -222,12 +273,12 @@ def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: 
 
 @dataclass(frozen=True)
 class PendingChunk:
-    """A chunk still owed to a running job: enough to publish it again."""
+    """A chunk still owed to a running job: enough to publish it again, or to see that
+    it has used up its attempts."""
 
     job_id: uuid.UUID
     index: int
-    kind: str
-    spec: dict[str, Any]
+    attempts: int = 0
 
 
 def unrecorded_chunks(
@@ -237,26 +288,26 @@ def unrecorded_chunks(
     if not keys:
         return []
     wanted = set(keys)
-    job_ids = {job_id for job_id, _ in keys}
-    rows = session.execute(
-        select(Chunk.job_id, Chunk.index, Job.kind, Chunk.spec)
+    query = (
+        select(Chunk.job_id, Chunk.index, Chunk.attempts)
         .join(Job, Job.id == Chunk.job_id)
-        .where(Chunk.job_id.in_(job_ids), Chunk.partial.is_(None), Job.state.not_in(_TERMINAL))
+        .where(Chunk.partial.is_(None), Job.state.not_in(_TERMINAL))
     )
     return [
-        PendingChunk(job_id, index, kind, spec)
-        for job_id, index, kind, spec in rows
+        PendingChunk(job_id, index, attempts)
+        for job_ids in batches({job_id for job_id, _ in keys})
+        for job_id, index, attempts in session.execute(query.where(Chunk.job_id.in_(job_ids)))
         if (job_id, index) in wanted
     ]
 
 
 def stalled_chunks(session: Session, *, quiet_s: float) -> list[PendingChunk]:
     """Unrecorded chunks of running jobs that have recorded nothing for `quiet_s` seconds."""
-    since = utcnow() - timedelta(seconds=quiet_s)
+    since = db_now(-quiet_s)
     sibling = aliased(Chunk)
     recent = select(sibling.job_id).where(sibling.job_id == Job.id, sibling.finished_at >= since)
     rows = session.execute(
-        select(Chunk.job_id, Chunk.index, Job.kind, Chunk.spec)
+        select(Chunk.job_id, Chunk.index, Chunk.attempts)
         .join(Job, Job.id == Chunk.job_id)
         .where(
             Job.state.not_in(_TERMINAL),
@@ -266,7 +317,7 @@ def stalled_chunks(session: Session, *, quiet_s: float) -> list[PendingChunk]:
         )
         .order_by(Job.created_at, Chunk.index)
     )
-    return [PendingChunk(job_id, index, kind, spec) for job_id, index, kind, spec in rows]
+    return [PendingChunk(job_id, index, attempts) for job_id, index, attempts in rows]
 
 
 def chunk_partial(session: Session, *, job_id: uuid.UUID, index: int) -> Any:
@@ -275,7 +326,43 @@ def chunk_partial(session: Session, *, job_id: uuid.UUID, index: int) -> Any:
     return session.scalar(query)
 
 
+def chunk_attempts(session: Session, *, job_id: uuid.UUID, index: int) -> int | None:
+    """How often chunk `index` has been started (None: no such chunk)."""
+    query = select(Chunk.attempts).where(Chunk.job_id == job_id, Chunk.index == index)
+    return session.scalar(query)
+
+
 def unrecorded_indices(session: Session, *, job_id: uuid.UUID) -> list[int]:
     """Indices of the job's chunks that have no partial yet."""
     query = select(Chunk.index).where(Chunk.job_id == job_id, Chunk.partial.is_(None))
     return list(session.scalars(query.order_by(Chunk.index)))
+
+
+@dataclass(frozen=True)
+class UnfinishedWork:
+    """What admission weighs a new job against."""
+
+    jobs: int
+    """Jobs not yet ended."""
+    chunks: int
+    """Chunks of those jobs with no partial recorded yet."""
+
+
+# Unrecorded chunks are counted from the jobs' own counters (total - completed), so one
+# pass over the unfinished jobs (by ix_jobs_state) answers both, whatever the chunk count.
+_UNFINISHED = [state.value for state in JobState if state not in TERMINAL_STATES]
+_UNFINISHED_WORK = select(
+    func.count(), func.coalesce(func.sum(Job.total_chunks - Job.completed_chunks), 0)
+).where(Job.state.in_(_UNFINISHED))
+
+
+def unfinished_work(session: Session) -> UnfinishedWork:
+    """How many jobs are unfinished and how many of their chunks are unrecorded, in one query."""
+    job_count, chunk_count = session.execute(_UNFINISHED_WORK).one()
+    return UnfinishedWork(jobs=int(job_count), chunks=int(chunk_count))
+
+
+def item_counts(session: Session, *, job_id: uuid.UUID) -> list[tuple[int, int | None]]:
+    """(index, item count) of each of the job's chunks in order; None where not recorded."""
+    query = select(Chunk.index, Chunk.item_count).where(Chunk.job_id == job_id)
+    return [(index, count) for index, count in session.execute(query.order_by(Chunk.index))]

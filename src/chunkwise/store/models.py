@@ -96,7 +96,9 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __table_args__ = (Index("ix_jobs_created_at", "created_at"),)
+    # ix_jobs_state: admission counts the unfinished jobs on every submit; the index keeps
+    # that to the few unfinished rows, however many finished ones the table holds.
+    __table_args__ = (Index("ix_jobs_created_at", "created_at"), Index("ix_jobs_state", "state"))
 
 
 class Chunk(Base):
@@ -114,6 +116,12 @@ class Chunk(Base):
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     cache_hits: Mapped[int] = mapped_column(Integer, default=0)
     """Pieces of this chunk taken from the chunk cache instead of computed."""
+    item_count: Mapped[int | None] = mapped_column(Integer, default=None)
+    """Result items in the partial (kinds whose result is a long list), so a page of the
+    result finds its chunks without reading the others' partials."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    """Times a worker started computing this chunk: every delivery counts, so a chunk that
+    kills its worker or can never be recorded stops at CHUNK_MAX_ATTEMPTS."""
 
 
 class CacheEntry(Base):
@@ -141,6 +149,8 @@ class Worker(Base):
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
     holding: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
     """Chunk task ids (job:index) received and not yet finished."""
+    processes: Mapped[int] = mapped_column(Integer, default=1)
+    """Pool processes computing chunks on this worker node."""
 
 
 class ExpiredJob(Base):

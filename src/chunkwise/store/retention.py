@@ -16,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from chunkwise.store.batching import batches
 from chunkwise.store.models import TERMINAL_STATES, Chunk, ExpiredJob, Job, utcnow
 
 _TERMINAL = [state.value for state in TERMINAL_STATES]
@@ -52,11 +53,14 @@ def expire_finished_jobs(session: Session, *, older_than: datetime, limit: int) 
         for job_id, kind, finished_at in rows
     ]
     insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(ExpiredJob).values(tombstones).on_conflict_do_nothing())
-    ids = [job_id for job_id, _, _ in rows]
-    session.execute(delete(Chunk).where(Chunk.job_id.in_(ids)))
-    removed = session.execute(delete(Job).where(Job.id.in_(ids), Job.state.in_(_TERMINAL)))
-    return int(getattr(removed, "rowcount", 0) or 0)
+    for batch in batches(tombstones, columns=len(tombstones[0])):
+        session.execute(insert(ExpiredJob).values(batch).on_conflict_do_nothing())
+    removed = 0
+    for ids in batches(job_id for job_id, _, _ in rows):
+        session.execute(delete(Chunk).where(Chunk.job_id.in_(ids)))
+        result = session.execute(delete(Job).where(Job.id.in_(ids), Job.state.in_(_TERMINAL)))
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed
 
 
 def expired_job(session: Session, job_id: uuid.UUID) -> ExpiredJob | None:
@@ -72,8 +76,8 @@ def purge_tombstones(session: Session, *, older_than: datetime, limit: int) -> i
         .order_by(ExpiredJob.expired_at)
         .limit(limit)
     )
-    ids = list(session.scalars(oldest))
-    if not ids:
-        return 0
-    removed = session.execute(delete(ExpiredJob).where(ExpiredJob.id.in_(ids)))
-    return int(getattr(removed, "rowcount", 0) or 0)
+    removed = 0
+    for ids in batches(session.scalars(oldest).all()):
+        result = session.execute(delete(ExpiredJob).where(ExpiredJob.id.in_(ids)))
+        removed += int(getattr(result, "rowcount", 0) or 0)
+    return removed

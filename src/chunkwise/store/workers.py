@@ -1,17 +1,22 @@
 """Worker liveness and chunk leases: each worker process writes a heartbeat row naming
 the chunks it holds; silence past the TTL means the worker is gone and its chunks are
-free to be delivered again."""
+free to be delivered again.
+
+Every timestamp here is the database's (`clock.db_now`), both when written and when
+compared: the workers of a deployment run on hosts whose clocks disagree, and a lease is
+only as good as the one clock its holder and its reapers share.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from chunkwise.store.models import Worker, utcnow
+from chunkwise.store.clock import db_now
+from chunkwise.store.models import Worker
 
 
 @dataclass(frozen=True)
@@ -20,14 +25,27 @@ class DeadWorker:
     holding: list[str]
 
 
-def heartbeat(session: Session, *, name: str, holding: Sequence[str] = ()) -> None:
-    """Say that worker `name` is alive now and holds `holding`, adding its row if needed."""
-    now = utcnow()
-    result = session.connection().execute(
-        update(Worker).where(Worker.name == name).values(heartbeat_at=now, holding=list(holding))
+def heartbeat(
+    session: Session, *, name: str, holding: Sequence[str] = (), processes: int = 1
+) -> None:
+    """Say that worker `name` (`processes` computing) is alive now and holds `holding`,
+    adding its row if needed."""
+    connection = session.connection()
+    result = connection.execute(
+        update(Worker)
+        .where(Worker.name == name)
+        .values(heartbeat_at=db_now(), holding=list(holding), processes=processes)
     )
     if not getattr(result, "rowcount", 0):
-        session.add(Worker(name=name, started_at=now, heartbeat_at=now, holding=list(holding)))
+        connection.execute(
+            insert(Worker).values(
+                name=name,
+                started_at=db_now(),
+                heartbeat_at=db_now(),
+                holding=list(holding),
+                processes=processes,
+            )
+        )
 
 
 def remove_worker(session: Session, *, name: str) -> None:
@@ -40,11 +58,12 @@ def claim_dead_workers(session: Session, *, ttl_s: float) -> list[DeadWorker]:
     A row is removed by exactly one claimer, so each dead worker's chunks are taken over
     once, however many live workers look at the same moment.
     """
-    since = utcnow() - timedelta(seconds=ttl_s)
     rows = (
         session.connection()
         .execute(
-            delete(Worker).where(Worker.heartbeat_at < since).returning(Worker.name, Worker.holding)
+            delete(Worker)
+            .where(Worker.heartbeat_at < db_now(-ttl_s))
+            .returning(Worker.name, Worker.holding)
         )
         .all()
     )
@@ -53,19 +72,25 @@ def claim_dead_workers(session: Session, *, ttl_s: float) -> list[DeadWorker]:
 
 def live_workers(session: Session, *, ttl_s: float) -> list[str]:
     """Names of workers heard from within the last `ttl_s` seconds."""
-    since = utcnow() - timedelta(seconds=ttl_s)
-    query = select(Worker.name).where(Worker.heartbeat_at >= since).order_by(Worker.name)
+    query = select(Worker.name).where(Worker.heartbeat_at >= db_now(-ttl_s)).order_by(Worker.name)
     return list(session.scalars(query))
 
 
 def held_chunks(session: Session, *, ttl_s: float) -> dict[str, list[str]]:
     """What each live worker holds, by worker name."""
-    since = utcnow() - timedelta(seconds=ttl_s)
-    rows = session.execute(select(Worker.name, Worker.holding).where(Worker.heartbeat_at >= since))
-    return {name: list(holding or []) for name, holding in rows}
+    query = select(Worker.name, Worker.holding).where(Worker.heartbeat_at >= db_now(-ttl_s))
+    return {name: list(holding or []) for name, holding in session.execute(query)}
 
 
 def count_live_workers(session: Session, *, ttl_s: float) -> int:
-    since = utcnow() - timedelta(seconds=ttl_s)
-    query = select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= since)
+    query = select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= db_now(-ttl_s))
     return session.scalar(query) or 0
+
+
+def live_capacity(session: Session, *, ttl_s: float) -> tuple[int, int]:
+    """Live worker nodes, and the pool processes they compute with, in one query."""
+    query = select(func.count(), func.coalesce(func.sum(Worker.processes), 0)).where(
+        Worker.heartbeat_at >= db_now(-ttl_s)
+    )
+    nodes, processes = session.execute(query).one()
+    return int(nodes), int(processes)

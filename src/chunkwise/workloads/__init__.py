@@ -3,14 +3,21 @@
 Nothing here imports Celery, SQLAlchemy, FastAPI or any other chunkwise package.
 """
 
-from chunkwise.workloads.base import Chunk, Partial, UnknownWorkloadError, Workload
-from chunkwise.workloads.registry import get_workload, register_workload, workload_kinds
+from chunkwise.workloads.base import Chunk, Limit, Partial, UnknownWorkloadError, Workload
+from chunkwise.workloads.registry import (
+    declared_limits,
+    get_workload,
+    register_workload,
+    workload_kinds,
+)
 
 __all__ = [
     "Chunk",
+    "Limit",
     "Partial",
     "UnknownWorkloadError",
     "Workload",
+    "declared_limits",
     "get_workload",
     "register_workload",
     "workload_kinds",

@@ -37,6 +37,21 @@ class Piece:
     chunk: Chunk
 
 
+@dataclass(frozen=True)
+class Limit:
+    """A bound a deployment may set on a kind's parameters, declared by the kind.
+
+    Settings expose every registered kind's limits: `CHUNKWISE_<NAME>` (upper case)
+    overrides the default, and the engine hands the values in as validation context.
+    """
+
+    name: str
+    default: int
+    description: str
+    minimum: int = 1
+    """The smallest value a deployment may set."""
+
+
 class UnknownWorkloadError(LookupError):
     """Raised when no workload kind has the name asked for."""
 
@@ -47,6 +62,8 @@ class Workload(ABC, Generic[P]):
     kind: ClassVar[str]
     description: ClassVar[str]
     params_model: type[P]
+    limits: ClassVar[tuple[Limit, ...]] = ()
+    """The bounds this kind's parameter validators read (see `within_limit`)."""
 
     def parse_params(self, raw: Mapping[str, Any], limits: Mapping[str, int]) -> P:
         """Validate raw parameters; `limits` reaches field validators as pydantic context.
@@ -54,6 +71,16 @@ class Workload(ABC, Generic[P]):
         Raises pydantic.ValidationError.
         """
         return self.params_model.model_validate(dict(raw), context=dict(limits))
+
+    def complete_params(self, params: P) -> P:
+        """A new job's parameters with what the request left to the engine filled in.
+
+        Called once, when a job is submitted, on parameters that `parse_params` accepted.
+        The completed parameters are what the store keeps, so validating a stored job
+        again gives the same values: anything drawn at random is drawn here, not in a
+        validator.
+        """
+        return params
 
     @abstractmethod
     def split(self, params: P, chunks: int) -> list[Chunk]:
@@ -87,15 +114,15 @@ class Workload(ABC, Generic[P]):
         raise NotImplementedError(f"{self.kind} has no item list")
 
 
-def within_limit(value: int, info: ValidationInfo, *, limit_key: str, default: int) -> int:
+def within_limit(value: int, info: ValidationInfo, limit: Limit) -> int:
     """Check `value` against the deployment's bound, passed as pydantic context.
 
     Bounds are settings, which workloads may not import; the engine hands them in as the
-    validation context under `limit_key`.
+    validation context under the limit's name. Without one, the declared default holds.
     """
-    limit = int((info.context or {}).get(limit_key, default))
-    if value > limit:
-        raise ValueError(f"Input should be less than or equal to {limit}")
+    bound = int((info.context or {}).get(limit.name, limit.default))
+    if value > bound:
+        raise ValueError(f"Input should be less than or equal to {bound}")
     return value
 
 

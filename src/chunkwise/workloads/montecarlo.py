@@ -26,26 +26,39 @@ The result: `paths`; `mean`, `std` (sample, ddof=1) and `standard_error` of S_T;
 "95"} of S_T; `percentile_error_bound`; `probability_of_loss` (share of paths with
 S_T < amount); and the `seed` used.
 
-Without a seed in the parameters, chunks use seed 0 (the engine normally supplies a
-random one before splitting, so that repeated jobs differ).
+A job submitted without a seed gets a fresh random one (63 bits) when it is accepted:
+`complete_params` draws it, and the job's stored parameters and its result show it, so
+that submitting again with that seed reproduces the result exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from math import ceil, exp, sqrt
+from secrets import randbits
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
-from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges, within_limit
+from chunkwise.workloads.base import (
+    Chunk,
+    Limit,
+    Partial,
+    Workload,
+    contiguous_ranges,
+    within_limit,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
-DEFAULT_MAX_PATHS = 10**8
-DEFAULT_SEED = 0
+MAX_PATHS = Limit(
+    name="monte_carlo_max_paths",
+    default=10**8,
+    description="Most paths a monte_carlo job may simulate.",
+)
+SEED_BITS = 63
 BLOCK_PATHS = 65_536
 """Paths per generator block: fixed, since it decides which numbers each path gets."""
 MONTHS_PER_DRAW = 12
@@ -71,15 +84,17 @@ class MonteCarloParams(BaseModel):
     years: int = Field(default=10, ge=1, le=100, description="Investment horizon in years.")
     paths: int = Field(default=100_000, ge=1, description="Simulated paths.")
     seed: int | None = Field(
-        default=None, ge=0, lt=2**63, description="Random seed; the same seed, the same result."
+        default=None,
+        ge=0,
+        lt=2**SEED_BITS,
+        description="Random seed; the same seed, the same result. When absent, the engine "
+        "draws one and reports it in the job's parameters and result.",
     )
 
     @field_validator("paths")
     @classmethod
     def _within_limit(cls, paths: int, info: ValidationInfo) -> int:
-        return within_limit(
-            paths, info, limit_key="monte_carlo_max_paths", default=DEFAULT_MAX_PATHS
-        )
+        return within_limit(paths, info, MAX_PATHS)
 
 
 def histogram_range(rate: float, volatility: float, years: int) -> tuple[float, float]:
@@ -182,6 +197,13 @@ class MonteCarlo(Workload[MonteCarloParams]):
     kind = "monte_carlo"
     description = "Simulate an investment's value after `years` (geometric Brownian motion)."
     params_model = MonteCarloParams
+    limits = (MAX_PATHS,)
+
+    def complete_params(self, params: MonteCarloParams) -> MonteCarloParams:
+        """Draw a fresh seed for a job that has none, so repeated jobs differ."""
+        if params.seed is not None:
+            return params
+        return params.model_copy(update={"seed": randbits(SEED_BITS)})
 
     def split(self, params: MonteCarloParams, chunks: int) -> list[Chunk]:
         lo, hi = histogram_range(params.rate, params.volatility, params.years)
@@ -191,7 +213,7 @@ class MonteCarlo(Workload[MonteCarloParams]):
             "volatility": params.volatility,
             "years": params.years,
             "paths": params.paths,
-            "seed": DEFAULT_SEED if params.seed is None else params.seed,
+            "seed": _seed(params),
             "block_size": BLOCK_PATHS,
             "histogram": {"lo": lo, "hi": hi, "bins": HISTOGRAM_BINS},
         }
@@ -244,8 +266,16 @@ class MonteCarlo(Workload[MonteCarloParams]):
             "percentiles": percentiles,
             "percentile_error_bound": bound,
             "probability_of_loss": sum(int(p["losses"]) for p in partials) / count,
-            "seed": DEFAULT_SEED if params.seed is None else params.seed,
+            "seed": params.seed,
         }
+
+
+def _seed(params: MonteCarloParams) -> int:
+    """The job's seed. The engine completes every job's parameters before splitting it;
+    a fixed fallback here would make every unseeded job draw the same numbers."""
+    if params.seed is None:
+        raise ValueError("a monte_carlo job needs a seed: complete_params draws one")
+    return params.seed
 
 
 def _percentiles(

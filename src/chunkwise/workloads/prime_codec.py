@@ -15,15 +15,16 @@ can skip a whole partial, or report a summary, without decoding it. An empty run
 `{"count": 0, "first": null, "last": null, ...,"data": ""}`.
 
 Reading never needs a whole list of Python ints: `iter_prime_blocks` decodes a partial
-a block of base64 text at a time into numpy arrays, and `page_primes` skips whole
-partials by their counts.
+a block of base64 text at a time into numpy arrays. Paging through a job's result, which
+skips whole partials by their counts, is the engine's (`chunkwise.engine.results`): it
+knows the counts without reading the partials.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -137,38 +138,3 @@ def decode_primes(partial: Mapping[str, Any]) -> Int64Array:
     if primes.size != partial.get("count"):
         raise PrimeCodecError(f"data holds {primes.size} primes, count says {partial.get('count')}")
     return primes
-
-
-def iter_primes(partials: Iterable[Mapping[str, Any]]) -> Iterator[int]:
-    """Every prime of the partials, in order, one Python int at a time."""
-    for partial in partials:
-        for block in iter_prime_blocks(partial):
-            yield from (int(p) for p in block)
-
-
-def page_primes(partials: Iterable[Mapping[str, Any]], offset: int, limit: int) -> list[int]:
-    """Primes number offset .. offset + limit - 1 (0-based) of the partials, in chunk order.
-
-    Whole partials before the page are skipped by their `count` without being decoded,
-    and decoding stops once the page is full.
-    """
-    if offset < 0 or limit < 0:
-        raise ValueError("offset and limit must be non-negative")
-    page: list[int] = []
-    skip = offset
-    for partial in partials:
-        if len(page) >= limit:
-            break
-        count = int(partial["count"])
-        if skip >= count:
-            skip -= count
-            continue
-        for block in iter_prime_blocks(partial):
-            if skip >= block.size:
-                skip -= block.size
-                continue
-            page.extend(int(p) for p in block[skip : skip + limit - len(page)])
-            skip = 0
-            if len(page) >= limit:
-                break
-    return page

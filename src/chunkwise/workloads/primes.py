@@ -1,7 +1,7 @@
 """prime_count: how many primes are <= n, counted by a segmented sieve per chunk.
 
-`count_primes_between` and `list_primes_between` choose the kernel: the numba wheel
-sieve in `sieve` when numba imports, else the numpy sieve in `sieve_numpy`.
+The kernels live in `prime_kernels`, imported inside `run_chunk` and `warm_up` only, so
+that validating parameters (all the API does with a kind) does not load numba.
 """
 
 from __future__ import annotations
@@ -13,27 +13,24 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from chunkwise.workloads.base import (
     Chunk,
+    Limit,
     Partial,
     Piece,
     Workload,
     contiguous_ranges,
     within_limit,
 )
-from chunkwise.workloads.jit import NUMBA_AVAILABLE
-from chunkwise.workloads.sieve import Int64Array, count_primes_numba, list_primes_numba
-from chunkwise.workloads.sieve_numpy import count_primes_numpy, list_primes_numpy
 
 PRIME_COUNT_MIN_N = 10_000
-DEFAULT_MAX_N = 10**13
-KERNEL_MAX = 10**16
-"""Largest upper bound the kernels accept: the base-prime sieve up to sqrt(hi) is not
-segmented (50 MB at this bound), and all index arithmetic must stay inside int64."""
+MAX_N = Limit(
+    name="prime_count_max_n",
+    default=10**13,
+    description="Largest n a prime_count job may ask for.",
+    minimum=PRIME_COUNT_MIN_N,
+)
 CACHE_BLOCK_BITS = 24
 CACHE_BLOCK = 1 << CACHE_BLOCK_BITS
 """The cache grid: blocks [b * 2^24, (b + 1) * 2^24), a few milliseconds of sieving each."""
-
-WARM_UP_HI = 1_000_000
-"""warm_up sieves [0, WARM_UP_HI]: enough to load every kernel, a few milliseconds once loaded."""
 
 
 class PrimeCountParams(BaseModel):
@@ -46,34 +43,7 @@ class PrimeCountParams(BaseModel):
     @field_validator("n")
     @classmethod
     def _within_limit(cls, n: int, info: ValidationInfo) -> int:
-        return within_limit(n, info, limit_key="prime_count_max_n", default=DEFAULT_MAX_N)
-
-
-def _check_bounds(hi: int) -> None:
-    if hi > KERNEL_MAX:
-        raise ValueError(f"upper bound {hi} exceeds the sieve's limit {KERNEL_MAX}")
-
-
-def count_primes_between(lo: int, hi: int) -> int:
-    """The number of primes p with lo <= p <= hi (0 when the range is empty)."""
-    _check_bounds(hi)
-    if NUMBA_AVAILABLE:
-        return count_primes_numba(lo, hi)
-    return count_primes_numpy(lo, hi)
-
-
-def list_primes_between(lo: int, hi: int) -> Int64Array:
-    """The primes p with lo <= p <= hi, ascending, as int64."""
-    _check_bounds(hi)
-    if NUMBA_AVAILABLE:
-        return list_primes_numba(lo, hi)
-    return list_primes_numpy(lo, hi)
-
-
-def warm_up_sieve() -> None:
-    """Compile or load the sieve kernels and build the base-prime table and patterns."""
-    count_primes_between(0, WARM_UP_HI)
-    list_primes_between(WARM_UP_HI - 1000, WARM_UP_HI)
+        return within_limit(n, info, MAX_N)
 
 
 class PrimeCount(Workload[PrimeCountParams]):
@@ -82,6 +52,7 @@ class PrimeCount(Workload[PrimeCountParams]):
     kind = "prime_count"
     description = "Count the primes <= n."
     params_model = PrimeCountParams
+    limits = (MAX_N,)
 
     def split(self, params: PrimeCountParams, chunks: int) -> list[Chunk]:
         """Contiguous ranges of 1..n; when every chunk can hold a whole cache block, the
@@ -99,6 +70,8 @@ class PrimeCount(Workload[PrimeCountParams]):
         return specs
 
     def run_chunk(self, chunk: Chunk) -> Partial:
+        from chunkwise.workloads.prime_kernels import count_primes_between
+
         return count_primes_between(int(chunk["lo"]), int(chunk["hi"]))
 
     def cache_pieces(self, chunk: Chunk) -> list[Piece] | None:
@@ -129,4 +102,6 @@ class PrimeCount(Workload[PrimeCountParams]):
         return {"prime_count": sum(int(partial) for partial in partials)}
 
     def warm_up(self) -> None:
+        from chunkwise.workloads.prime_kernels import warm_up_sieve
+
         warm_up_sieve()

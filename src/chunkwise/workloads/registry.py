@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chunkwise.workloads.base import UnknownWorkloadError, Workload
+from chunkwise.workloads.base import Limit, UnknownWorkloadError, Workload
 from chunkwise.workloads.montecarlo import MonteCarlo
 from chunkwise.workloads.prime_list import PrimeList
 from chunkwise.workloads.primes import PrimeCount
@@ -31,11 +31,24 @@ def get_workload(kind: str) -> Workload[Any]:
 
 
 def register_workload(workload: Workload[Any]) -> None:
-    """Add a kind beside the built-in ones; a name already taken by another class is refused."""
+    """Add a kind beside the built-in ones.
+
+    A kind name already taken by another class is refused, and so is a limit name that
+    another kind declares differently: settings name limits alone, not by kind.
+    """
     existing = _WORKLOADS.get(workload.kind)
     if existing is not None and type(existing) is not type(workload):
         raise ValueError(f"workload kind {workload.kind!r} is already registered")
+    declared = declared_limits()
+    for limit in workload.limits:
+        if limit.name in declared and declared[limit.name] != limit:
+            raise ValueError(f"workload limit {limit.name!r} is already declared differently")
     _WORKLOADS[workload.kind] = workload
+
+
+def declared_limits() -> dict[str, Limit]:
+    """Every registered kind's limits, by name."""
+    return {limit.name: limit for workload in _WORKLOADS.values() for limit in workload.limits}
 
 
 def workload_kinds() -> list[str]:

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Query, Response, status
 
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
 from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
+from chunkwise.config import Settings
 from chunkwise.engine import cancel_job, submit_job
-from chunkwise.engine.maintenance import describe_expiry
-from chunkwise.errors import JobNotFoundError
+from chunkwise.engine.admission import AdmissionBounds
+from chunkwise.engine.expiry import describe_expiry
+from chunkwise.errors import InvalidJobError, JobNotFoundError
 from chunkwise.store import Job, jobs, retention
 from chunkwise.store.models import utcnow
 
@@ -19,8 +21,17 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 ERRORS = {
     400: {"model": ErrorBody, "description": "Invalid request"},
+    403: {"model": ErrorBody, "description": "Sent by another site's page: refused"},
     404: {"model": ErrorBody, "description": "No such job"},
     409: {"model": ErrorBody, "description": "The job has already ended"},
+    429: {
+        "model": ErrorBody,
+        "description": "Too much unfinished work (CHUNKWISE_MAX_ACTIVE_JOBS or "
+        "CHUNKWISE_MAX_QUEUED_CHUNKS): retry after the Retry-After header's seconds",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
+    },
     503: {"model": ErrorBody, "description": "Broker or store unreachable"},
 }
 
@@ -28,7 +39,7 @@ ERRORS = {
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={k: ERRORS[k] for k in (400, 503)},
+    responses={k: ERRORS[k] for k in (400, 403, 429, 503)},
 )
 def create_job(
     body: JobCreate,
@@ -41,6 +52,7 @@ def create_job(
     ] = True,
 ) -> JobAccepted:
     """Submit a job; it is split into chunks that workers compute in parallel."""
+    check_chunk_count(body.chunks, settings)
     job = submit_job(
         store,
         celery,
@@ -49,6 +61,7 @@ def create_job(
         chunks=body.chunks,
         limits=settings.workload_limits(),
         use_cache=cache,
+        admission=AdmissionBounds.from_settings(settings),
     )
     response.headers["Location"] = f"/api/jobs/{job.id}"
     return JobAccepted(job_id=job.id, status=job.state)
@@ -88,16 +101,26 @@ def get_job(job_id: str, store: StoreDep, settings: SettingsDep) -> JobView:
     return job_view(job)
 
 
-@router.post("/{job_id}/cancel", responses={k: ERRORS[k] for k in (404, 409, 503)})
+@router.post("/{job_id}/cancel", responses={k: ERRORS[k] for k in (403, 404, 409, 503)})
 def cancel(job_id: str, store: StoreDep, celery: CeleryDep) -> JobView:
     """Cancel a running job: its remaining chunks are skipped and its result never set."""
     return job_view(cancel_job(store, celery, job_id=parse_job_id(job_id)))
 
 
-@router.delete("/{job_id}", responses={k: ERRORS[k] for k in (404, 409, 503)})
+@router.delete("/{job_id}", responses={k: ERRORS[k] for k in (403, 404, 409, 503)})
 def delete(job_id: str, store: StoreDep, celery: CeleryDep) -> JobView:
     """Cancel a running job, as POST /api/jobs/{job_id}/cancel does; the record is kept."""
     return cancel(job_id, store, celery)
+
+
+def check_chunk_count(chunks: int, settings: Settings) -> None:
+    """Refuse more chunks than CHUNKWISE_MAX_CHUNKS (the schema leaves the bound to settings)."""
+    if chunks > settings.max_chunks:
+        raise InvalidJobError(
+            f"chunks: Input should be less than or equal to {settings.max_chunks} "
+            "(CHUNKWISE_MAX_CHUNKS)",
+            field="chunks",
+        )
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:

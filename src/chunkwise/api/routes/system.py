@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from chunkwise import __version__
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
 from chunkwise.api.schemas import Health, WorkloadKind
-from chunkwise.engine.probes import broker_answers, live_worker_count, store_answers
+from chunkwise.engine.probes import broker_answers, live_capacity, store_answers
 from chunkwise.workloads import get_workload, workload_kinds
 
 router = APIRouter(tags=["system"])
@@ -21,10 +21,13 @@ def health(store: StoreDep, celery: CeleryDep, settings: SettingsDep) -> JSONRes
     """Whether the broker and the store answer, and how many workers are alive."""
     database_ok = store_answers(store)
     broker_ok = broker_answers(celery)
-    workers = live_worker_count(store, ttl_s=settings.worker_ttl_s) if database_ok else 0
+    workers, processes = (
+        live_capacity(store, ttl_s=settings.worker_ttl_s) if database_ok else (0, 0)
+    )
     body = Health(
         status="ok" if database_ok and broker_ok else "unavailable",
         workers=workers,
+        processes=processes,
         broker="ok" if broker_ok else "unreachable",
         database="ok" if database_ok else "unreachable",
     )
@@ -32,13 +35,15 @@ def health(store: StoreDep, celery: CeleryDep, settings: SettingsDep) -> JSONRes
 
 
 @router.get("/api/kinds")
-def kinds() -> list[WorkloadKind]:
-    """The workload kinds this service runs, with the JSON schema of their parameters."""
+def kinds(settings: SettingsDep) -> list[WorkloadKind]:
+    """The workload kinds this service runs, with their parameters' schema and limits."""
+    limits = settings.workload_limits()
     return [
         WorkloadKind(
             kind=kind,
             description=get_workload(kind).description,
             params_schema=get_workload(kind).params_model.model_json_schema(),
+            limits={limit.name: limits[limit.name] for limit in get_workload(kind).limits},
         )
         for kind in workload_kinds()
     ]

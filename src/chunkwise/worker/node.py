@@ -1,4 +1,10 @@
-"""Running a chunkwise worker: a Celery worker node wired to the store."""
+"""A chunkwise worker node: one Celery worker with a prefork pool, wired to the store.
+
+One node per machine is the intended shape: its main process holds the lease for every
+chunk its pool children compute, runs the duties (reaping, sweeping, cache bound,
+retention) once for the machine, and warms the kernels once before forking, so the
+children share the compiled code.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +19,17 @@ from celery.worker import state as worker_state
 
 from chunkwise.config import Settings
 from chunkwise.engine.celery_app import CHUNK_QUEUE, create_celery
-from chunkwise.engine.heartbeat import Heartbeat
-from chunkwise.engine.maintenance import Maintenance
 from chunkwise.engine.plugins import load_extra_workloads
-from chunkwise.engine.reaper import Reaper
 from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.tasks import register_tasks
-from chunkwise.store import Store
+from chunkwise.store import Store, cache
+from chunkwise.worker.duties import Duties, Duty
+from chunkwise.worker.housekeeping import Retention
+from chunkwise.worker.lease import Lease
+from chunkwise.worker.reaper import Reaper
 from chunkwise.workloads import get_workload, workload_kinds
+
+log = logging.getLogger(__name__)
 
 
 def default_worker_name() -> str:
@@ -38,8 +47,14 @@ def build_worker_app(settings: Settings, store: Store) -> Celery:
         max_attempts=settings.chunk_max_attempts,
         time_limit_s=settings.chunk_time_limit_s,
         use_cache=settings.cache_enabled,
+        store_outage_s=settings.store_outage_s,
     )
-    register_tasks(app, runner, retry_backoff_s=settings.chunk_retry_backoff_s)
+    register_tasks(
+        app,
+        runner,
+        retry_backoff_s=settings.chunk_retry_backoff_s,
+        hard_time_limit_s=settings.resolved_chunk_hard_time_limit_s,
+    )
     return app
 
 
@@ -73,48 +88,69 @@ def warm_up_workloads() -> None:
         get_workload(kind).warm_up()
 
 
+def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> Duties:
+    """What the node does beside computing, each on its own interval."""
+    reaper = Reaper(
+        store,
+        app,
+        ttl_s=settings.worker_ttl_s,
+        max_attempts=settings.chunk_max_attempts,
+        contact_s=lease.contact_s,
+    )
+    retention = Retention(store, result_ttl_s=settings.result_ttl_s)
+
+    def bound_cache() -> None:
+        with store.writer() as session:
+            cache.evict(session, max_entries=settings.cache_max_entries)
+
+    # Reaping is checked twice per heartbeat, so a dead peer's chunks go out again within
+    # about TTL + half a heartbeat of its last beat.
+    return Duties(
+        [
+            Duty("reap", settings.worker_heartbeat_s / 2, reaper.reap),
+            Duty(
+                "orphan sweep", settings.worker_ttl_s, reaper.sweep_orphans, settings.worker_ttl_s
+            ),
+            Duty("cache bound", settings.cache_evict_interval_s, bound_cache),
+            Duty("retention", settings.retention_sweep_interval_s, retention.sweep),
+        ]
+    )
+
+
 def run_worker(
     settings: Settings, *, concurrency: int, name: str | None = None, loglevel: str = "INFO"
 ) -> None:
     """Run a worker node until it is told to stop (SIGTERM or Ctrl-C)."""
     node = name or default_worker_name()
     store = Store(settings.resolved_database_url)
+    store.guard_forks()  # its threads use the store while Celery forks pool children
     store.create_schema()
     app = build_worker_app(settings, store)
-    reaper = Reaper(
-        store, app, ttl_s=settings.worker_ttl_s, cache_max_entries=settings.cache_max_entries
-    )
-    maintenance = Maintenance(
-        store,
-        result_ttl_s=settings.result_ttl_s,
-        interval_s=settings.retention_sweep_interval_s,
-    )
-
-    def after_beat() -> None:
-        try:
-            reaper.after_beat()
-        finally:  # a broker outage stops the reaper, not the store's housekeeping
-            maintenance.after_beat()
-
-    heartbeat = Heartbeat(
+    lease = Lease(
         store,
         name=node,
         interval_s=settings.worker_heartbeat_s,
+        processes=concurrency,
         holding=held_task_ids,
-        after_beat=after_beat,
     )
+    duties = node_duties(settings, store, app, lease)
 
-    def on_process_init(**_: Any) -> None:
-        store.reset_after_fork()
+    def on_ready(**_: Any) -> None:
+        lease.start()
+        duties.start()
+
+    def on_shutdown(**_: Any) -> None:
+        duties.stop()
+        lease.stop()
 
     # Warm before forking: pool children (replacements too) inherit the compiled kernels,
-    # and the worker reports in (heartbeat at worker_ready) only once it can compute.
+    # and the worker reports in (its first beat, at worker_ready) only once it can compute.
     warm_up_workloads()
     logging.getLogger("celery.worker.control").addFilter(WithoutBackendNoise())
-    worker_process_init.connect(on_process_init, weak=False)
-    worker_ready.connect(lambda **_: heartbeat.start(), weak=False)
-    task_received.connect(lambda **_: heartbeat.wake(), weak=False)
-    worker_shutdown.connect(lambda **_: heartbeat.stop(), weak=False)
+    worker_process_init.connect(lambda **_: store.reset_after_fork(), weak=False)
+    worker_ready.connect(on_ready, weak=False)
+    task_received.connect(lambda **_: lease.wake(), weak=False)
+    worker_shutdown.connect(on_shutdown, weak=False)
     app.worker_main(
         [
             "worker",

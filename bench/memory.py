@@ -1,0 +1,166 @@
+"""Measure the memory of a whole `chunkwise up` tree and print one table.
+
+Run: python bench/memory.py [--workers 2]
+
+It starts `chunkwise up --workers N` on a free port in a scratch data directory, runs one
+small prime_count job (so the pool processes have computed with the kernels), then reads
+``/proc/PID/smaps_rollup`` for the `up` process and every descendant: broker, API, worker
+node and pool processes. PSS (proportional set size) charges each shared page to the
+processes sharing it in equal parts, so the PSS column adds up to what the tree really
+costs; RSS counts shared pages once per process and overstates it. USS counts only the
+pages a process alone holds. Other programs that map the same libraries (another Python
+with numpy, say) take their share of those pages, so PSS varies a little with what else
+runs on the machine; USS does not. Linux only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from system import free_port, timed_job
+
+STARTUP_TIMEOUT_S = 120.0
+KiB = 1024
+MiB = 1024 * KiB
+SMALL_JOB = {"kind": "prime_count", "params": {"n": 10**8}, "chunks": 8}
+
+
+@dataclass(frozen=True)
+class Process:
+    """One process of the tree with its memory, in bytes."""
+
+    pid: int
+    role: str
+    rss: int
+    pss: int
+    uss: int
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, default=2, help="`chunkwise up --workers N`")
+    args = parser.parse_args()
+    with running_up(workers=args.workers) as (up_pid, base_url):
+        timed_job(base_url, SMALL_JOB, cache=False)
+        processes = measure_tree(up_pid)
+    print_table(processes, workers=args.workers)
+
+
+@contextmanager
+def running_up(*, workers: int) -> Iterator[tuple[int, str]]:
+    """Run `chunkwise up` on a free port; yields its pid and base URL, stops it after."""
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="chunkwise-memory-") as data_dir:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHUNKWISE_")}
+        env |= {"CHUNKWISE_DATA_DIR": data_dir, "CHUNKWISE_API_PORT": str(port)}
+        argv = [sys.executable, "-m", "chunkwise", "up", "--workers", str(workers)]
+        up = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_computing(base_url, workers)
+            yield up.pid, base_url
+        finally:
+            up.send_signal(signal.SIGTERM)
+            up.wait(timeout=60)
+
+
+def wait_until_computing(base_url: str, workers: int) -> None:
+    """Wait until /health counts `workers` processes that compute, so that every process
+    is warm when measured. Earlier versions ran one node per process and reported no
+    `processes`; their node count stands in."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        try:
+            health = httpx.get(f"{base_url}/health", timeout=2).json()
+            if health.get("processes", health.get("workers")) == workers:
+                return
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the system at {base_url} did not report {workers} worker processes")
+
+
+def measure_tree(root: int) -> list[Process]:
+    """The root process and all its descendants, each with its role and memory."""
+    children = child_map()
+    found: list[Process] = []
+    pending = [(root, "")]
+    while pending:
+        pid, parent_role = pending.pop(0)
+        role = role_of(pid, parent_role)
+        found.append(Process(pid, role, *smaps_rollup(pid)))
+        pending.extend((child, role) for child in sorted(children.get(pid, [])))
+    return found
+
+
+def child_map() -> dict[int, list[int]]:
+    """Parent pid -> child pids, for every process this user can see."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    return children
+
+
+def role_of(pid: int, parent_role: str) -> str:
+    """Name a process by its command line; a forked pool process has its parent's."""
+    argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    if parent_role.startswith("worker"):
+        return "worker pool process"
+    if "chunkwise" in argv and len(argv) > argv.index("chunkwise") + 1:
+        command = argv[argv.index("chunkwise") + 1]
+        return {"up": "up (supervisor)", "api": "api", "worker": "worker node"}.get(
+            command, command
+        )
+    if any("valkey" in part or "redis" in part for part in argv):
+        return "broker"
+    return Path(argv[0]).name
+
+
+def smaps_rollup(pid: int) -> tuple[int, int, int]:
+    """(RSS, PSS, USS) in bytes from /proc/PID/smaps_rollup."""
+    fields: dict[str, int] = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        parts = rest.split()
+        if len(parts) == 2 and parts[1] == "kB":
+            fields[name] = int(parts[0]) * KiB
+    return fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"]
+
+
+def print_table(processes: list[Process], *, workers: int) -> None:
+    print(f"`chunkwise up --workers {workers}` after one prime_count job, n = 1e8\n")
+    print("| process | RSS | PSS | USS |")
+    print("| --- | --- | --- | --- |")
+    for p in processes:
+        print(f"| {p.role} | {mib(p.rss)} | {mib(p.pss)} | {mib(p.uss)} |")
+    rss, pss, uss = (sum(getattr(p, size) for p in processes) for size in ("rss", "pss", "uss"))
+    print(f"| **total, {len(processes)} processes** | {mib(rss)} | **{mib(pss)}** | {mib(uss)} |")
+
+
+def mib(size: int) -> str:
+    return f"{size / MiB:.0f} MiB"
+
+
+if __name__ == "__main__":
+    main()

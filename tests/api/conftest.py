@@ -1,0 +1,75 @@
+"""An API built by `create_app(settings)` and served over real HTTP in a thread of the test,
+in front of a real broker and a SQLite store of its own, and no workers: jobs stay queued."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from chunkwise.api import create_app
+from chunkwise.config import Settings
+from chunkwise.embedded_broker import EmbeddedBroker
+from chunkwise.store import Store
+from tests.live import free_port
+from tests.waiting import wait_for
+
+
+@dataclass
+class ServedApi:
+    http: httpx.Client
+    store: Store
+    settings: Settings
+
+
+ServeApi = Callable[..., AbstractContextManager[ServedApi]]
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker(tmp_path_factory.mktemp("broker"), appendonly=False) as broker:
+        yield broker
+
+
+@pytest.fixture
+def serve_api(broker: EmbeddedBroker, tmp_path: Path) -> ServeApi:
+    """`with serve_api(**settings) as api:` an API with those settings, on 127.0.0.1."""
+
+    @contextmanager
+    def serve(**overrides: Any) -> Iterator[ServedApi]:
+        fields: dict[str, Any] = {
+            "data_dir": tmp_path,
+            "broker_url": broker.url,
+            "database_url": f"sqlite:///{tmp_path / 'store.db'}",
+            "api_port": free_port(),
+        }
+        settings = Settings(**(fields | overrides))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(settings),
+                host="127.0.0.1",
+                port=settings.api_port,
+                log_level="warning",
+                ws="none",
+            )
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        store = Store(settings.resolved_database_url)
+        try:
+            wait_for(lambda: server.started, timeout_s=30, what="the API to start")
+            with httpx.Client(base_url=f"http://127.0.0.1:{settings.api_port}") as http:
+                yield ServedApi(http, store, settings)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
+            store.dispose()
+
+    return serve
