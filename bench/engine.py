@@ -29,6 +29,7 @@ WORKERS = 2
 SMALL_JOBS = 60
 THROUGHPUT_JOBS, THROUGHPUT_CHUNKS = 20, 100
 POLL_S = 0.002
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -77,7 +78,7 @@ def measure(into: Figures, source: str | None) -> None:
 def export(revision: str, folder: Path) -> str:
     """The reference's `src` folder, exported from git."""
     archive = subprocess.run(
-        ["git", "archive", revision, "src"], check=True, capture_output=True
+        ["git", "-C", str(REPOSITORY), "archive", revision, "src"], check=True, capture_output=True
     ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return str(folder / "src")

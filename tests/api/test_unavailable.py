@@ -8,11 +8,14 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
 
 from chunkwise.config import Settings
 from chunkwise.store import Store, jobs
 from chunkwise.supervisor import ProcessGroup
 from tests.live import chunkwise_argv, free_port
+from tests.store.conftest import POSTGRES_URL
+from tests.tcp_proxy import TcpProxy
 from tests.waiting import wait_for
 
 
@@ -72,7 +75,9 @@ def test_a_job_submitted_while_the_broker_is_down_is_503_and_not_kept(
         "/api/jobs", json={"kind": "prime_count", "params": {"n": 200000}, "chunks": 16}
     )
     assert response.status_code == 503
-    assert "broker" in response.json()["detail"]
+    detail = response.json()["detail"]
+    assert "broker" in detail
+    assert "127.0.0.1" not in detail and "Error" not in detail  # no driver text
     with Store(settings.resolved_database_url).reader() as session:
         assert jobs.count_jobs(session) == 0
 
@@ -80,3 +85,29 @@ def test_a_job_submitted_while_the_broker_is_down_is_503_and_not_kept(
 def test_validation_still_answers_400(client: httpx.Client) -> None:
     response = client.post("/api/jobs", json={"kind": "prime_count", "params": {"n": 1}})
     assert response.status_code == 400
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="CHUNKWISE_TEST_POSTGRES_URL not set")
+def test_a_store_outage_is_503_naming_the_store_not_the_driver(tmp_path: Path) -> None:
+    target = make_url(Settings(database_url=POSTGRES_URL).resolved_database_url)
+    with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
+        proxied = target.set(host="127.0.0.1", port=proxy.port)
+        port = free_port()
+        env = {
+            **os.environ,
+            "CHUNKWISE_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "CHUNKWISE_DATABASE_URL": proxied.render_as_string(hide_password=False),
+            "CHUNKWISE_API_PORT": str(port),
+        }
+        with (
+            ProcessGroup() as group,
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
+        ):
+            group.spawn("api", chunkwise_argv("api", "--log-level", "warning"), env)
+            wait_for(lambda: _answers(client), timeout_s=30, what="the API to start")
+            proxy.cut()
+            response = client.get("/api/jobs")
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert detail.startswith("the job store does not answer")
+    assert str(proxy.port) not in detail and "postgres" not in detail.lower()
