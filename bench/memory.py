@@ -21,19 +21,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from system import free_port, timed_job
+from system import free_port, timed_job, wait_for_workers
 
-STARTUP_TIMEOUT_S = 120.0
 KiB = 1024
 MiB = 1024 * KiB
 SMALL_JOB = {"kind": "prime_count", "params": {"n": 10**8}, "chunks": 8}
@@ -71,27 +67,11 @@ def running_up(*, workers: int) -> Iterator[tuple[int, str]]:
         up = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base_url = f"http://127.0.0.1:{port}"
         try:
-            wait_until_computing(base_url, workers)
+            wait_for_workers(base_url, workers)  # every process warm before it is measured
             yield up.pid, base_url
         finally:
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=60)
-
-
-def wait_until_computing(base_url: str, workers: int) -> None:
-    """Wait until /health counts `workers` processes that compute, so that every process
-    is warm when measured. Earlier versions ran one node per process and reported no
-    `processes`; their node count stands in."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            health = httpx.get(f"{base_url}/health", timeout=2).json()
-            if health.get("processes", health.get("workers")) == workers:
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the system at {base_url} did not report {workers} worker processes")
 
 
 def measure_tree(root: int) -> list[Process]:

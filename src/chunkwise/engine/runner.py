@@ -215,21 +215,36 @@ class ChunkRunner:
         duration_s = (utcnow() - job.created_at).total_seconds()
         return {**combined, "duration_sec": round(duration_s, 3)}
 
-    def fail(self, job_id: uuid.UUID, error: str) -> None:
-        """End the job in FAILURE with `error` (a no-op if it has ended already)."""
+    def fail(self, job_id: uuid.UUID, error: str, *, wait_for_store: bool = True) -> None:
+        """End the job in FAILURE with `error` (a no-op if it has ended already).
+
+        `wait_for_store=False` tries once: for a caller that must not block, such as the
+        worker's main process, which has a fallback of its own.
+        """
 
         def write() -> None:
             with self.store.writer() as session:
                 jobs.fail_job(session, job_id=job_id, error=bounded(error))
 
-        self.with_store(write)
+        if wait_for_store:
+            self.with_store(write)
+        else:
+            write()
 
     def with_store(self, call: Callable[[], T]) -> T:
         """`call()`, retried with backoff while the store is unreachable.
 
         Only connection-level errors are retried, for up to `store_outage_s`; then
-        StoreOutageError. A deterministic database error is raised at once.
+        StoreOutageError. A deterministic database error is raised at once. The first
+        try runs bare: every chunk makes these calls, and the retry machinery is paid
+        for only once the store has failed.
         """
+        try:
+            return call()
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("the job store does not answer (%s); retrying", type(exc).__name__)
         retrying = Retrying(
             retry=retry_if_exception(is_transient),
             wait=wait_exponential(multiplier=STORE_RETRY_FIRST_S, max=STORE_RETRY_MAX_S),

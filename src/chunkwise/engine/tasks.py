@@ -58,7 +58,7 @@ class ChunkRequest(Request):  # type: ignore[misc]
         runner: ChunkRunner = self.task.runner
         if key is not None:
             try:
-                runner.fail(key[0], error)
+                runner.fail(key[0], error, wait_for_store=False)  # never stall the main loop
                 _revoke_rest(runner, self.task.app, key[0])
             except Exception:
                 log.exception("chunk %s: could not fail its job", self.id)

@@ -8,6 +8,7 @@ children share the compiled code.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import socket
@@ -146,6 +147,9 @@ def run_worker(
     # Warm before forking: pool children (replacements too) inherit the compiled kernels,
     # and the worker reports in (its first beat, at worker_ready) only once it can compute.
     warm_up_workloads()
+    # Frozen objects are never scanned by the collector, so collections in the node or its
+    # children do not write to (and so copy) the pages they share after the fork.
+    gc.freeze()
     logging.getLogger("celery.worker.control").addFilter(WithoutBackendNoise())
     worker_process_init.connect(lambda **_: store.reset_after_fork(), weak=False)
     worker_ready.connect(on_ready, weak=False)
