@@ -15,6 +15,8 @@ from celery import Celery
 from kombu.exceptions import ChannelError
 
 from chunkwise.config import Settings
+from chunkwise.engine.redis_transport import REDIS_SCHEMES
+from chunkwise.engine.redis_transport import Transport as RedisTransport
 
 CHUNK_QUEUE = "chunkwise"
 RUN_CHUNK_TASK = "chunkwise.run_chunk"
@@ -89,4 +91,6 @@ def create_celery(settings: Settings) -> Celery:
         worker_send_task_events=False,
         worker_hijack_root_logger=False,
     )
+    if str(settings.broker_url).split(":", 1)[0] in REDIS_SCHEMES:
+        app.conf.broker_transport = RedisTransport
     return app

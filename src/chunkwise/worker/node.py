@@ -83,6 +83,22 @@ class WithoutBackendNoise(logging.Filter):
         return not (message.startswith("Failed to mark task") and "No result backend" in message)
 
 
+PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+"""Celery's loggers that write a line when each task arrives and when it succeeds."""
+
+
+def quiet_per_chunk_logs(loglevel: str) -> None:
+    """Keep Celery's two lines per chunk for DEBUG only.
+
+    A node moving hundreds of chunks a second would log each twice at INFO, and the
+    "received" line is formatted on the main loop that serves every pool process. Chunk
+    failures, retries and the runner's own messages still log at INFO and above.
+    """
+    if logging.getLevelName(loglevel.upper()) != logging.DEBUG:
+        for name in PER_TASK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def warm_up_workloads() -> None:
     """Compile kernels and build tables before the first chunk arrives."""
     for kind in workload_kinds():
@@ -151,6 +167,7 @@ def run_worker(
     # children do not write to (and so copy) the pages they share after the fork.
     gc.freeze()
     logging.getLogger("celery.worker.control").addFilter(WithoutBackendNoise())
+    quiet_per_chunk_logs(loglevel)
     worker_process_init.connect(lambda **_: store.reset_after_fork(), weak=False)
     worker_ready.connect(on_ready, weak=False)
     task_received.connect(lambda **_: lease.wake(), weak=False)
