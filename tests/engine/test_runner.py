@@ -5,8 +5,7 @@ a one-line error."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -64,14 +63,6 @@ class Probe(Workload[Params]):
 def _probe_registered(monkeypatch: pytest.MonkeyPatch) -> None:
     """The probe kind is known for each test here only, not to the rest of the suite."""
     monkeypatch.setitem(registry._WORKLOADS, Probe.kind, Probe())
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'runner.db'}")
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture(autouse=True)

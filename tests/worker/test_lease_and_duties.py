@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,14 +15,6 @@ from chunkwise.worker.duties import Duties, Duty
 from chunkwise.worker.lease import Lease
 from chunkwise.worker.reaper import Reaper
 from tests.waiting import wait_for
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'lease.db'}")
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 def beats_of(store: Store, name: str) -> Any:

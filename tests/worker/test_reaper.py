@@ -4,9 +4,7 @@ its job fails instead. Real SQLite store; Celery on kombu's in-memory transport.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from celery import Celery
@@ -20,14 +18,6 @@ from chunkwise.store.models import Job, Worker, utcnow
 from chunkwise.worker.reaper import Reaper
 
 MAX_ATTEMPTS = 3
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'reaper.db'}")
-    store.create_schema()
-    yield store
-    store.dispose()
 
 
 @pytest.fixture
