@@ -62,10 +62,10 @@ def test_a_live_worker_is_not_reaped_by_a_skewed_peer(
         claimed = workers.claim_dead_workers(session, ttl_s=TTL_S)
         live = workers.live_workers(session, ttl_s=TTL_S)
         held = workers.held_chunks(session, ttl_s=TTL_S)
-        count = workers.count_live_workers(session, ttl_s=TTL_S)
+        capacity = workers.live_capacity(session, ttl_s=TTL_S)
 
     assert claimed == []
-    assert (live, held, count) == (["live"], {"live": ["job:0"]}, 1)
+    assert (live, held, capacity) == (["live"], {"live": ["job:0"]}, (1, 1))
 
 
 @pytest.mark.parametrize("skew", [HOUR, -HOUR], ids=["worker-ahead", "worker-behind"])

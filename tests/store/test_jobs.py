@@ -179,8 +179,8 @@ def test_workers_are_live_while_they_heartbeat(store: Store) -> None:
         worker_rows.heartbeat(session, name="w1@host")
     with store.reader() as session:
         assert worker_rows.live_workers(session, ttl_s=60) == ["w1@host", "w2@host"]
-        assert worker_rows.count_live_workers(session, ttl_s=60) == 2
-        assert worker_rows.count_live_workers(session, ttl_s=0) == 0
+        assert worker_rows.live_capacity(session, ttl_s=60) == (2, 2)
+        assert worker_rows.live_capacity(session, ttl_s=0) == (0, 0)
     with store.writer() as session:
         worker_rows.remove_worker(session, name="w2@host")
     with store.reader() as session:

@@ -51,41 +51,38 @@ class ChunkRequest(Request):  # type: ignore[misc]
         exc = exc_info.exception
         if isinstance(exc, ExceptionWithTraceback):
             exc = exc.exc
-        error = self._job_error(exc)
-        if error is None:
-            return super().on_failure(exc_info, send_failed_event, return_ok)
         key = parse_chunk_task_id(self.id)
+        error = None if key is None else self._job_error(key, exc)
+        if key is None or error is None:
+            return super().on_failure(exc_info, send_failed_event, return_ok)
         runner: ChunkRunner = self.task.runner
-        if key is not None:
-            try:
-                runner.fail(key[0], error, wait_for_store=False)  # never stall the main loop
-                _revoke_rest(runner, self.task.app, key[0])
-            except Exception:
-                log.exception("chunk %s: could not fail its job", self.id)
-                return super().on_failure(exc_info, send_failed_event, return_ok)
+        try:
+            runner.fail(key[0], error, wait_for_store=False)  # never stall the main loop
+            _revoke_rest(runner, self.task.app, key[0])
+        except Exception:
+            log.exception("chunk %s: could not fail its job", self.id)
+            return super().on_failure(exc_info, send_failed_event, return_ok)
         task_ready(self)
         self.acknowledge()
         return None
 
-    def _job_error(self, exc: BaseException) -> str | None:
+    def _job_error(self, key: tuple[uuid.UUID, int], exc: BaseException) -> str | None:
         """The job's error when this failure must end it, else None (Celery decides)."""
-        key = parse_chunk_task_id(self.id)
-        if key is None:
-            return None
+        job_id, index = key
         runner: ChunkRunner = self.task.runner
         if isinstance(exc, TimeLimitExceeded):
-            return f"chunk {key[1]} exceeded its hard time limit and its process was killed"
+            return f"chunk {index} exceeded its hard time limit and its process was killed"
         if not isinstance(exc, WorkerLostError):
             return None
         try:
             with runner.store.reader() as session:
-                attempts = jobs.chunk_attempts(session, job_id=key[0], index=key[1])
+                attempts = jobs.chunk_attempts(session, job_id=job_id, index=index)
         except Exception:
             log.exception("chunk %s: could not read its attempts", self.id)
             return None
         if attempts is None or attempts < runner.max_attempts:
             return None
-        return spent_error(key[1], attempts)
+        return spent_error(index, attempts)
 
 
 class ChunkTask(Task):  # type: ignore[misc]

@@ -91,14 +91,14 @@ def delete_job(session: Session, *, job_id: uuid.UUID) -> None:
 # The statements a chunk runs are built once: building a SQLAlchemy statement costs more
 # than executing it on SQLite, and every chunk runs these.
 _RUNNING = Job.state.not_in(_TERMINAL)
+_UNRECORDED_CHUNK = (
+    Chunk.job_id == bindparam("b_job"),
+    Chunk.index == bindparam("b_index"),
+    Chunk.partial.is_(None),
+)
 _COUNT_ATTEMPT = (
     update(Chunk)
-    .where(
-        Chunk.job_id == bindparam("b_job"),
-        Chunk.index == bindparam("b_index"),
-        Chunk.partial.is_(None),
-        Chunk.attempts < bindparam("b_max"),
-    )
+    .where(*_UNRECORDED_CHUNK, Chunk.attempts < bindparam("b_max"))
     .values(attempts=Chunk.attempts + 1)
 )
 # The chunk's kind and spec come from here, in the same query as its job's header: a
@@ -126,12 +126,7 @@ _MARK_STARTED = (
 )
 _WRITE_PARTIAL = (
     update(Chunk)
-    .where(
-        Chunk.job_id == bindparam("b_job"),
-        Chunk.index == bindparam("b_index"),
-        Chunk.partial.is_(None),
-        exists().where(Job.id == bindparam("b_job"), _RUNNING),
-    )
+    .where(*_UNRECORDED_CHUNK, exists().where(Job.id == bindparam("b_job"), _RUNNING))
     .values(
         partial=bindparam("b_partial"),
         worker=bindparam("b_worker"),
@@ -260,7 +255,7 @@ def _end_job(session: Session, job_id: uuid.UUID, *, state: JobState, **values: 
     now = db_now()
     result = session.connection().execute(
         update(Job)
-        .where(Job.id == job_id, Job.state.not_in(_TERMINAL))
+        .where(Job.id == job_id, _RUNNING)
         .values(
             state=state,
             finished_at=now,
@@ -291,7 +286,7 @@ def unrecorded_chunks(
     query = (
         select(Chunk.job_id, Chunk.index, Chunk.attempts)
         .join(Job, Job.id == Chunk.job_id)
-        .where(Chunk.partial.is_(None), Job.state.not_in(_TERMINAL))
+        .where(Chunk.partial.is_(None), _RUNNING)
     )
     return [
         PendingChunk(job_id, index, attempts)
@@ -310,7 +305,7 @@ def stalled_chunks(session: Session, *, quiet_s: float) -> list[PendingChunk]:
         select(Chunk.job_id, Chunk.index, Chunk.attempts)
         .join(Job, Job.id == Chunk.job_id)
         .where(
-            Job.state.not_in(_TERMINAL),
+            _RUNNING,
             Job.created_at < since,
             Chunk.partial.is_(None),
             ~recent.exists(),

@@ -82,11 +82,6 @@ def held_chunks(session: Session, *, ttl_s: float) -> dict[str, list[str]]:
     return {name: list(holding or []) for name, holding in session.execute(query)}
 
 
-def count_live_workers(session: Session, *, ttl_s: float) -> int:
-    query = select(func.count()).select_from(Worker).where(Worker.heartbeat_at >= db_now(-ttl_s))
-    return session.scalar(query) or 0
-
-
 def live_capacity(session: Session, *, ttl_s: float) -> tuple[int, int]:
     """Live worker nodes, and the pool processes they compute with, in one query."""
     query = select(func.count(), func.coalesce(func.sum(Worker.processes), 0)).where(
