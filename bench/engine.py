@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from system import running_system, timed_job  # bench/system.py, beside this script
+from system import running_system, timed_job, wait_success  # bench/system.py, beside this script
 
 WORKERS = 2
 SMALL_JOBS = 60
@@ -40,20 +40,10 @@ class Figures:
     pi_1e10_s: list[float] = field(default_factory=list)
 
 
-def wait_success(http: httpx.Client, job_id: str, poll_s: float = POLL_S) -> None:
-    while True:
-        state = http.get(f"/api/jobs/{job_id}").json()["state"]
-        if state == "SUCCESS":
-            return
-        if state in ("FAILURE", "CANCELLED"):
-            raise RuntimeError(f"job {job_id} ended {state}")
-        time.sleep(poll_s)
-
-
 def small_job_ms(http: httpx.Client) -> float:
     start = time.perf_counter()
     body = {"kind": "sum_range", "params": {"n": 10_000}, "chunks": 8}
-    wait_success(http, http.post("/api/jobs", json=body).json()["job_id"])
+    wait_success(http, http.post("/api/jobs", json=body).json()["job_id"], POLL_S)
     return (time.perf_counter() - start) * 1000
 
 

@@ -72,13 +72,18 @@ def timed_job(base_url: str, body: dict[str, Any], *, cache: bool = True) -> flo
         start = time.perf_counter()
         response = http.post("/api/jobs", json=body, params={"cache": str(cache).lower()})
         response.raise_for_status()
-        job_id = response.json()["job_id"]
-        deadline = time.monotonic() + JOB_TIMEOUT_S
-        while time.monotonic() < deadline:
-            job = http.get(f"/api/jobs/{job_id}").json()
-            if job["state"] == "SUCCESS":
-                return time.perf_counter() - start
-            if job["state"] in ("FAILURE", "CANCELLED"):
-                raise RuntimeError(f"job {job_id} ended {job['state']}: {job['error']}")
-            time.sleep(POLL_S)
+        wait_success(http, response.json()["job_id"])
+        return time.perf_counter() - start
+
+
+def wait_success(http: httpx.Client, job_id: str, poll_s: float = POLL_S) -> None:
+    """Return when the job is SUCCESS, polling every `poll_s`; raise if it ended otherwise."""
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while time.monotonic() < deadline:
+        job = http.get(f"/api/jobs/{job_id}").json()
+        if job["state"] == "SUCCESS":
+            return
+        if job["state"] in ("FAILURE", "CANCELLED"):
+            raise RuntimeError(f"job {job_id} ended {job['state']}: {job['error']}")
+        time.sleep(poll_s)
     raise RuntimeError(f"job {job_id} did not finish in {JOB_TIMEOUT_S} s")

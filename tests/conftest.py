@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from chunkwise.config import Settings
 from chunkwise.store import Store
+from tests.store.conftest import POSTGRES_URL
 
 
 @pytest.fixture
@@ -18,3 +23,28 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.create_schema()
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def new_postgres_database() -> Iterator[Callable[[], str]]:
+    """Makes new PostgreSQL databases for this test alone, and drops them after it."""
+    if not POSTGRES_URL:
+        pytest.skip("CHUNKWISE_TEST_POSTGRES_URL not set")
+    server = make_url(Settings(database_url=POSTGRES_URL).resolved_database_url)
+    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    names: list[str] = []
+
+    def create() -> str:
+        name = f"chunkwise_test_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        names.append(name)
+        return server.set(database=name).render_as_string(hide_password=False)
+
+    try:
+        yield create
+    finally:
+        with admin.connect() as connection:
+            for name in names:
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
@@ -34,24 +33,10 @@ CHUNKS = 32
 PI_1E8 = 5761455
 
 
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
-    server = make_url(POSTGRES_URL)
-    name = f"chunkwise_outage_{uuid.uuid4().hex[:12]}"
-    admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(admin, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with psycopg.connect(admin, autocommit=True) as connection:
-            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def test_a_store_outage_mid_job_loses_nothing_and_computes_nothing_twice(
-    tmp_path: Path, fresh_database: str, log_dir: Path
+    tmp_path: Path, new_postgres_database: Callable[[], str], log_dir: Path
 ) -> None:
+    fresh_database = new_postgres_database()
     direct = make_url(fresh_database)
     with TcpProxy(direct.host or "127.0.0.1", direct.port or 5432) as proxy:
         proxied = direct.set(host="127.0.0.1", port=proxy.port)

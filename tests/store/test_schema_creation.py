@@ -5,17 +5,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, inspect
 
-from chunkwise.config import Settings
 from chunkwise.store.models import Base
-from tests.store.conftest import POSTGRES_URL
 
 PROCESSES = 4
 ROUNDS = 3
@@ -88,31 +83,6 @@ def assert_all_created(url: str) -> None:
 def test_processes_creating_a_new_sqlite_store_at_once_all_succeed(tmp_path: Path) -> None:
     for round_ in range(ROUNDS):
         assert_all_created(f"sqlite:///{tmp_path / f'store-{round_}.db'}")
-
-
-@pytest.fixture
-def new_postgres_database() -> Iterator[Callable[[], str]]:
-    """Makes new PostgreSQL databases for this test alone, and drops them after it."""
-    if not POSTGRES_URL:
-        pytest.skip("CHUNKWISE_TEST_POSTGRES_URL not set")
-    server = make_url(Settings(database_url=POSTGRES_URL).resolved_database_url)
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    names: list[str] = []
-
-    def create() -> str:
-        name = f"chunkwise_schema_{uuid.uuid4().hex[:12]}"
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        names.append(name)
-        return server.set(database=name).render_as_string(hide_password=False)
-
-    try:
-        yield create
-    finally:
-        with admin.connect() as connection:
-            for name in names:
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_processes_creating_a_new_postgresql_store_at_once_all_succeed(
