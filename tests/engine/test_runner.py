@@ -48,10 +48,13 @@ class Probe(Workload[Params]):
             raise ValueError("x" * 5000)
         return 1
 
-    def cache_pieces(self, chunk: Chunk) -> list[Piece] | None:
+    def cache_pieces(self, chunk: Chunk) -> list[Piece]:
         if chunk.get("behaviour") == "pieces":
             raise KeyError("grid")
-        return None
+        return [Piece(None, chunk)]
+
+    def merge_pieces(self, partials: Sequence[Partial]) -> Partial:
+        return partials[0]
 
     def combine(self, params: Params, partials: Sequence[Partial]) -> dict[str, Any]:
         if params.model_dump().get("behaviour") == "combine":

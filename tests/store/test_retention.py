@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, update
 
-from chunkwise.engine.expiry import describe_duration, describe_expiry
+from chunkwise.api.expiry import describe_duration, describe_expiry
 from chunkwise.store import Chunk, Job, JobState, Store, jobs, retention
 from chunkwise.store.models import ExpiredJob, utcnow
 from chunkwise.worker.housekeeping import Retention

@@ -13,7 +13,13 @@ from typing import Any
 
 import pytest
 
-from chunkwise.workloads import UnknownWorkloadError, get_workload, workload_kinds
+from chunkwise.workloads import (
+    Cacheable,
+    ItemList,
+    UnknownWorkloadError,
+    get_workload,
+    workload_kinds,
+)
 from chunkwise.workloads.jit import NUMBA_AVAILABLE, ensure_numba_cache_dir
 
 SMALL_JOBS: dict[str, dict[str, Any]] = {
@@ -161,3 +167,18 @@ def test_workloads_import_nothing_of_the_service_layers() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("kind", "cacheable", "item_list"),
+    [
+        ("prime_count", True, False),
+        ("prime_list", False, True),
+        ("sum_range", False, False),
+        ("monte_carlo", False, False),
+    ],
+)
+def test_optional_abilities_are_protocols(kind: str, cacheable: bool, item_list: bool) -> None:
+    workload = get_workload(kind)
+    assert isinstance(workload, Cacheable) is cacheable
+    assert isinstance(workload, ItemList) is item_list

@@ -40,7 +40,7 @@ from chunkwise.store import Store, cache, jobs
 from chunkwise.store.db import is_transient
 from chunkwise.store.jobs import ChunkStart, JobHeader
 from chunkwise.store.models import utcnow
-from chunkwise.workloads import Workload, get_workload
+from chunkwise.workloads import Cacheable, ItemList, Workload, get_workload
 from chunkwise.workloads.base import Chunk, Piece
 
 log = logging.getLogger(__name__)
@@ -122,8 +122,9 @@ class ChunkRunner:
             raise ChunkFailure(spent_error(index, start.attempts))
         with _failing_job(job_id, index, "could not be prepared"):
             workload = get_workload(start.job.kind)
-            use_cache = self.use_cache and start.job.use_cache
-            pieces = workload.cache_pieces(start.spec) if use_cache else None
+            pieces = None
+            if isinstance(workload, Cacheable) and self.use_cache and start.job.use_cache:
+                pieces = workload.cache_pieces(start.spec)
         computed = self._compute(workload, start, index, pieces)
         with _failing_job(job_id, index, "returned a partial that cannot be stored"):
             _check_storable(computed.partial)
@@ -161,7 +162,7 @@ class ChunkRunner:
         self, workload: Workload[Any], spec: Chunk, pieces: Sequence[Piece] | None
     ) -> Computed:
         """The chunk's partial; cacheable pieces already in the cache are not computed."""
-        if not pieces:
+        if not pieces or not isinstance(workload, Cacheable):
             return Computed(workload.run_chunk(spec))
         keys = [piece.key for piece in pieces if piece.key is not None]
         cached = self.with_store(lambda: self._lookup(keys))
@@ -200,7 +201,7 @@ class ChunkRunner:
                 worker=worker,
                 cache_hits=len(computed.hits),
                 from_cache=computed.all_cached,
-                item_count=workload.count_items(computed.partial),
+                item_count=_item_count(workload, computed.partial),
             )
             if not record.all_done or record.job_state.is_terminal:
                 return ChunkOutcome.RECORDED
@@ -260,6 +261,11 @@ class ChunkRunner:
                     f"the job store did not answer for {self.store_outage_s} s"
                 ) from exc
             raise
+
+
+def _item_count(workload: Workload[Any], partial: Any) -> int | None:
+    """The partial's item count, kept for paging, for kinds whose result is an item list."""
+    return workload.count_items(partial) if isinstance(workload, ItemList) else None
 
 
 @contextmanager

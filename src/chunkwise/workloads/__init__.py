@@ -3,7 +3,15 @@
 Nothing here imports Celery, SQLAlchemy, FastAPI or any other chunkwise package.
 """
 
-from chunkwise.workloads.base import Chunk, Limit, Partial, UnknownWorkloadError, Workload
+from chunkwise.workloads.base import (
+    Cacheable,
+    Chunk,
+    ItemList,
+    Limit,
+    Partial,
+    UnknownWorkloadError,
+    Workload,
+)
 from chunkwise.workloads.registry import (
     declared_limits,
     get_workload,
@@ -12,7 +20,9 @@ from chunkwise.workloads.registry import (
 )
 
 __all__ = [
+    "Cacheable",
     "Chunk",
+    "ItemList",
     "Limit",
     "Partial",
     "UnknownWorkloadError",

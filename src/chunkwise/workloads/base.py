@@ -14,7 +14,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ValidationInfo
 
@@ -50,6 +50,36 @@ class Limit:
     description: str
     minimum: int = 1
     """The smallest value a deployment may set."""
+
+
+@runtime_checkable
+class Cacheable(Protocol):
+    """A kind whose chunks the engine may assemble from cached pieces.
+
+    The engine asks `isinstance(workload, Cacheable)`; a kind opts in by defining both
+    methods, with no base class to inherit.
+    """
+
+    def cache_pieces(self, chunk: Chunk) -> list[Piece]:
+        """The chunk cut into pieces along this kind's cache grid, in merge order."""
+
+    def merge_pieces(self, partials: Sequence[Partial]) -> Partial:
+        """One chunk's partial from its pieces' partials, in piece order."""
+
+
+@runtime_checkable
+class ItemList(Protocol):
+    """A kind whose result is a long list of items, read a page or a stream at a time.
+
+    The API pages through such a result by the per-chunk item counts the engine keeps
+    (`count_items`), decoding only the partials a page falls in (`item_blocks`).
+    """
+
+    def count_items(self, partial: Partial) -> int:
+        """How many result items a partial holds."""
+
+    def item_blocks(self, partial: Partial) -> Iterator[Sequence[Any]]:
+        """A partial's result items in order, a bounded block at a time."""
 
 
 class UnknownWorkloadError(LookupError):
@@ -96,22 +126,6 @@ class Workload(ABC, Generic[P]):
 
     def warm_up(self) -> None:
         """Prepare a worker process (compile kernels, build tables) before its first chunk."""
-
-    def cache_pieces(self, chunk: Chunk) -> list[Piece] | None:
-        """The chunk cut into pieces along this kind's cache grid; None: it does not cache."""
-        return None
-
-    def merge_pieces(self, partials: Sequence[Partial]) -> Partial:
-        """One chunk's partial from its pieces' partials, in piece order."""
-        raise NotImplementedError(f"{self.kind} does not cache")
-
-    def count_items(self, partial: Partial) -> int | None:
-        """How many result items a partial holds, for kinds whose result is a long list."""
-        return None
-
-    def item_blocks(self, partial: Partial) -> Iterator[Sequence[Any]]:
-        """A partial's result items in order, a bounded block at a time."""
-        raise NotImplementedError(f"{self.kind} has no item list")
 
 
 def within_limit(value: int, info: ValidationInfo, limit: Limit) -> int:

@@ -16,7 +16,7 @@ can skip a whole partial, or report a summary, without decoding it. An empty run
 
 Reading never needs a whole list of Python ints: `iter_prime_blocks` decodes a partial
 a block of base64 text at a time into numpy arrays. Paging through a job's result, which
-skips whole partials by their counts, is the engine's (`chunkwise.engine.results`): it
+skips whole partials by their counts, is the API's (`chunkwise.api.item_pages`): it
 knows the counts without reading the partials.
 """
 

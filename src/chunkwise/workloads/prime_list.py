@@ -83,7 +83,7 @@ class PrimeList(Workload[PrimeListParams]):
             "last": filled[-1]["last"] if filled else None,
         }
 
-    def count_items(self, partial: Partial) -> int | None:
+    def count_items(self, partial: Partial) -> int:
         return int(partial["count"])
 
     def item_blocks(self, partial: Partial) -> Iterator[Sequence[Any]]:

@@ -74,7 +74,7 @@ class PrimeCount(Workload[PrimeCountParams]):
 
         return count_primes_between(int(chunk["lo"]), int(chunk["hi"]))
 
-    def cache_pieces(self, chunk: Chunk) -> list[Piece] | None:
+    def cache_pieces(self, chunk: Chunk) -> list[Piece]:
         """Whole grid blocks are keyed; the ragged ends are computed directly.
 
         0 and 1 are not prime, so a chunk starting at 1 covers block 0 whole.

@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
+from chunkwise.api.expiry import describe_expiry
 from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
 from chunkwise.config import Settings
 from chunkwise.engine import cancel_job, submit_job
 from chunkwise.engine.admission import AdmissionBounds
-from chunkwise.engine.expiry import describe_expiry
 from chunkwise.errors import InvalidJobError, JobNotFoundError
 from chunkwise.store import Job, jobs, retention
 from chunkwise.store.models import utcnow

@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from chunkwise.api.deps import StoreDep
+from chunkwise.api.item_pages import item_page, item_text, listable_job
 from chunkwise.api.routes.jobs import ERRORS, parse_job_id
 from chunkwise.api.schemas import ResultPage
-from chunkwise.engine.results import item_page, item_text, listable_job
 
 router = APIRouter(prefix="/api/jobs", tags=["results"])
 RESPONSES: dict[int | str, dict[str, Any]] = {code: ERRORS[code] for code in (400, 404, 409, 503)}

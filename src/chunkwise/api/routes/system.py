@@ -9,8 +9,8 @@ from fastapi.responses import JSONResponse
 
 from chunkwise import __version__
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
+from chunkwise.api.probes import broker_answers, live_capacity, store_answers
 from chunkwise.api.schemas import Health, WorkloadKind
-from chunkwise.engine.probes import broker_answers, live_capacity, store_answers
 from chunkwise.workloads import get_workload, workload_kinds
 
 router = APIRouter(tags=["system"])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from sqlalchemy import event
 
-from chunkwise.engine.results import ChunkSlice, item_page, page_slices
+from chunkwise.api.item_pages import ChunkSlice, item_page, page_slices
 from chunkwise.store import Store, jobs
 from chunkwise.workloads.prime_codec import encode_primes
 

@@ -4,7 +4,7 @@ Such a result lives in its chunks' compact partials, and each chunk's item count
 beside its partial. A page takes the total and the chunks it falls in from the counts
 and reads only those chunks' partials; a download decodes one partial at a time, so
 neither ever builds the whole list in memory. This is the one paging implementation, for
-any kind whose workload counts items (`Workload.count_items`, `item_blocks`).
+any kind that is an `ItemList`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from chunkwise.errors import JobConflictError, JobNotFoundError
 from chunkwise.store import Job, JobState, Store, jobs
-from chunkwise.workloads import Workload, get_workload
+from chunkwise.workloads import ItemList, get_workload
 
 
 @dataclass(frozen=True)
@@ -25,14 +25,14 @@ class ItemPage:
     items: list[Any]
 
 
-def listable_job(store: Store, job_id: uuid.UUID) -> tuple[Job, Workload[Any]]:
+def listable_job(store: Store, job_id: uuid.UUID) -> tuple[Job, ItemList]:
     """The job and its workload, if its result is an item list that is ready."""
     with store.reader() as session:
         job = jobs.get_job(session, job_id)
     if job is None:
         raise JobNotFoundError(f"no job with id {job_id}")
     workload = get_workload(job.kind)
-    if type(workload).count_items is Workload.count_items:
+    if not isinstance(workload, ItemList):
         raise JobConflictError(
             f"a {job.kind} job has no item list; its result is in GET /api/jobs/{job_id}"
         )
@@ -94,7 +94,7 @@ def _items_between(blocks: Iterable[Sequence[Any]], start: int, stop: int) -> li
     return items
 
 
-def _item_counts(store: Store, job: Job, workload: Workload[Any]) -> list[tuple[int, int]]:
+def _item_counts(store: Store, job: Job, workload: ItemList) -> list[tuple[int, int]]:
     with store.reader() as session:
         rows = jobs.item_counts(session, job_id=job.id)
     # A chunk recorded without its count (by an older worker) is counted from its partial.
@@ -104,8 +104,8 @@ def _item_counts(store: Store, job: Job, workload: Workload[Any]) -> list[tuple[
     ]
 
 
-def _count_of(store: Store, job: Job, workload: Workload[Any], index: int) -> int:
-    return workload.count_items(_partial(store, job.id, index)) or 0
+def _count_of(store: Store, job: Job, workload: ItemList, index: int) -> int:
+    return workload.count_items(_partial(store, job.id, index))
 
 
 def _partial(store: Store, job_id: uuid.UUID, index: int) -> Any:
