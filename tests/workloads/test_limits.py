@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from chunkwise.config import Settings
-from chunkwise.workloads import Chunk, Limit, Partial, Workload, declared_limits, registry
-from chunkwise.workloads.base import within_limit
+from chunkwise.workloads import (
+    Chunk,
+    Limit,
+    Partial,
+    Workload,
+    bounded_by,
+    declared_limits,
+    registry,
+)
 
 MAX_WIDGETS = Limit(name="widgets_max_count", default=50, description="Most widgets a job makes.")
 
@@ -18,12 +25,7 @@ MAX_WIDGETS = Limit(name="widgets_max_count", default=50, description="Most widg
 class WidgetParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    count: int
-
-    @field_validator("count")
-    @classmethod
-    def _within_limit(cls, count: int, info: ValidationInfo) -> int:
-        return within_limit(count, info, MAX_WIDGETS)
+    count: Annotated[int, bounded_by(MAX_WIDGETS)]
 
 
 class Widgets(Workload[WidgetParams]):

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -130,43 +128,6 @@ def test_a_home_cache_writable_by_others_is_refused(
     (tmp_path / "tmp").mkdir()
     assert ensure_numba_cache_dir()
     assert os.environ["NUMBA_CACHE_DIR"] == str(tmp_path / "tmp" / f"chunkwise-numba-{os.getuid()}")
-
-
-NO_NUMBA = {
-    "the API": (
-        "from chunkwise.api.app import create_app\n"
-        "from chunkwise.config import Settings\n"
-        "create_app(Settings(data_dir={root!r}, database_url='sqlite:///{root}/api.db', "
-        "broker_url='redis://127.0.0.1:1/0'))\n"
-    ),
-    "job submission": "import chunkwise.engine.dispatch\n",
-}
-
-
-@pytest.mark.parametrize("what", sorted(NO_NUMBA))
-def test_validating_jobs_does_not_load_numba(what: str, tmp_path: Path) -> None:
-    code = NO_NUMBA[what].format(root=str(tmp_path)) + (
-        "import sys\n"
-        "from chunkwise.engine.dispatch import validate_job\n"
-        "validate_job('prime_count', {'n': 10**6}, {})\n"
-        "validate_job('prime_list', {'end': 10**6}, {})\n"
-        "print([m for m in sys.modules if m.split('.')[0] in ('numba', 'llvmlite')])\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-
-
-def test_workloads_import_nothing_of_the_service_layers() -> None:
-    code = (
-        "import sys, chunkwise.workloads\n"
-        "bad = [m for m in sys.modules if m.split('.')[0] in "
-        "('celery', 'kombu', 'sqlalchemy', 'fastapi', 'starlette')]\n"
-        "ours = [m for m in sys.modules if m.startswith('chunkwise.') "
-        "and not m.startswith('chunkwise.workloads')]\n"
-        "print(bad + ours)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
 
 
 @pytest.mark.parametrize(

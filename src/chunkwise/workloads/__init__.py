@@ -7,11 +7,11 @@ from chunkwise.workloads.base import (
     Cacheable,
     Chunk,
     ItemList,
-    Limit,
     Partial,
     UnknownWorkloadError,
     Workload,
 )
+from chunkwise.workloads.limits import Limit, bounded_by
 from chunkwise.workloads.registry import (
     declared_limits,
     get_workload,
@@ -27,6 +27,7 @@ __all__ = [
     "Partial",
     "UnknownWorkloadError",
     "Workload",
+    "bounded_by",
     "declared_limits",
     "get_workload",
     "register_workload",

@@ -16,7 +16,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
-from pydantic import BaseModel, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ValidationInfo
+
+from chunkwise.workloads.limits import Limit
 
 Chunk = dict[str, Any]
 """A JSON object that describes one chunk completely: `run_chunk` needs nothing else."""
@@ -35,21 +37,6 @@ class Piece:
 
     key: str | None
     chunk: Chunk
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A bound a deployment may set on a kind's parameters, declared by the kind.
-
-    Settings expose every registered kind's limits: `CHUNKWISE_<NAME>` (upper case)
-    overrides the default, and the engine hands the values in as validation context.
-    """
-
-    name: str
-    default: int
-    description: str
-    minimum: int = 1
-    """The smallest value a deployment may set."""
 
 
 @runtime_checkable
@@ -93,7 +80,7 @@ class Workload(ABC, Generic[P]):
     description: ClassVar[str]
     params_model: type[P]
     limits: ClassVar[tuple[Limit, ...]] = ()
-    """The bounds this kind's parameter validators read (see `within_limit`)."""
+    """The bounds this kind's parameters are held to (see `limits.bounded_by`)."""
 
     def parse_params(self, raw: Mapping[str, Any], limits: Mapping[str, int]) -> P:
         """Validate raw parameters; `limits` reaches field validators as pydantic context.
@@ -128,16 +115,19 @@ class Workload(ABC, Generic[P]):
         """Prepare a worker process (compile kernels, build tables) before its first chunk."""
 
 
-def within_limit(value: int, info: ValidationInfo, limit: Limit) -> int:
-    """Check `value` against the deployment's bound, passed as pydantic context.
+def not_below(lower: str) -> AfterValidator:
+    """Field metadata for the upper end of a range: it may not be below the field `lower`,
+    declared (so validated) before it: `end: Annotated[int, not_below("start")]`."""
 
-    Bounds are settings, which workloads may not import; the engine hands them in as the
-    validation context under the limit's name. Without one, the declared default holds.
-    """
-    bound = int((info.context or {}).get(limit.name, limit.default))
-    if value > bound:
-        raise ValueError(f"Input should be less than or equal to {bound}")
-    return value
+    def check(value: int, info: ValidationInfo) -> int:
+        low = info.data.get(lower)
+        if low is not None and value < low:
+            raise ValueError(
+                f"{info.field_name} ({value}) should be greater than or equal to {lower} ({low})"
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 def contiguous_ranges(lo: int, hi: int, chunks: int) -> list[tuple[int, int]]:

@@ -36,20 +36,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from math import ceil, exp, sqrt
 from secrets import randbits
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from chunkwise.workloads.base import (
-    Chunk,
-    Limit,
-    Partial,
-    Workload,
-    contiguous_ranges,
-    within_limit,
-)
+from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
+from chunkwise.workloads.limits import Limit, bounded_by
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -82,7 +76,9 @@ class MonteCarloParams(BaseModel):
         default=0.2, ge=0, le=1, description="Annual volatility of returns, e.g. 0.2."
     )
     years: int = Field(default=10, ge=1, le=100, description="Investment horizon in years.")
-    paths: int = Field(default=100_000, ge=1, description="Simulated paths.")
+    paths: Annotated[int, bounded_by(MAX_PATHS)] = Field(
+        default=100_000, ge=1, description="Simulated paths."
+    )
     seed: int | None = Field(
         default=None,
         ge=0,
@@ -90,11 +86,6 @@ class MonteCarloParams(BaseModel):
         description="Random seed; the same seed, the same result. When absent, the engine "
         "draws one and reports it in the job's parameters and result.",
     )
-
-    @field_validator("paths")
-    @classmethod
-    def _within_limit(cls, paths: int, info: ValidationInfo) -> int:
-        return within_limit(paths, info, MAX_PATHS)
 
 
 def histogram_range(rate: float, volatility: float, years: int) -> tuple[float, float]:

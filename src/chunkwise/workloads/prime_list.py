@@ -14,18 +14,12 @@ four orders of magnitude slower than the sieve per number near 1e6. Both live in
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from chunkwise.workloads.base import (
-    Chunk,
-    Limit,
-    Partial,
-    Workload,
-    contiguous_ranges,
-    within_limit,
-)
+from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges, not_below
+from chunkwise.workloads.limits import Limit, bounded_by
 from chunkwise.workloads.prime_codec import encode_primes, iter_prime_blocks
 
 MAX_END = Limit(
@@ -42,19 +36,12 @@ class PrimeListParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     start: int = Field(default=0, ge=0, description="List the primes >= start.")
-    end: int = Field(ge=0, description="List the primes <= end.")
+    end: Annotated[int, bounded_by(MAX_END), not_below("start")] = Field(
+        ge=0, description="List the primes <= end."
+    )
     algorithm: Algorithm = Field(
         default="sieve", description="'sieve', or 'trial_division' (slow; for comparison)."
     )
-
-    @field_validator("end")
-    @classmethod
-    def _end_in_bounds(cls, end: int, info: ValidationInfo) -> int:
-        within_limit(end, info, MAX_END)
-        start = info.data.get("start")
-        if start is not None and end < start:
-            raise ValueError(f"end ({end}) should be greater than or equal to start ({start})")
-        return end
 
 
 class PrimeList(Workload[PrimeListParams]):

@@ -7,19 +7,12 @@ that validating parameters (all the API does with a kind) does not load numba.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from chunkwise.workloads.base import (
-    Chunk,
-    Limit,
-    Partial,
-    Piece,
-    Workload,
-    contiguous_ranges,
-    within_limit,
-)
+from chunkwise.workloads.base import Chunk, Partial, Piece, Workload, contiguous_ranges
+from chunkwise.workloads.limits import Limit, bounded_by
 
 PRIME_COUNT_MIN_N = 10_000
 MAX_N = Limit(
@@ -38,12 +31,9 @@ class PrimeCountParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    n: int = Field(ge=PRIME_COUNT_MIN_N, description="Count the primes <= n.")
-
-    @field_validator("n")
-    @classmethod
-    def _within_limit(cls, n: int, info: ValidationInfo) -> int:
-        return within_limit(n, info, MAX_N)
+    n: Annotated[int, bounded_by(MAX_N)] = Field(
+        ge=PRIME_COUNT_MIN_N, description="Count the primes <= n."
+    )
 
 
 class PrimeCount(Workload[PrimeCountParams]):

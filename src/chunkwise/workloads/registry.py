@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from chunkwise.workloads.base import Limit, UnknownWorkloadError, Workload
+from chunkwise.workloads.base import UnknownWorkloadError, Workload
+from chunkwise.workloads.limits import Limit
 from chunkwise.workloads.montecarlo import MonteCarlo
 from chunkwise.workloads.prime_list import PrimeList
 from chunkwise.workloads.primes import PrimeCount

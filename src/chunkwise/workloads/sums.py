@@ -9,11 +9,11 @@ string, `sum_str`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges
+from chunkwise.workloads.base import Chunk, Partial, Workload, contiguous_ranges, not_below
 
 MAX_DIGITS = 1000
 """Bounds and sums stay far below Python's 4,300-digit limit on int <-> str conversion,
@@ -28,7 +28,7 @@ class SumRangeParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     a: int = Field(default=1, description="Sum from a (may be negative); 1 when absent.")
-    n: int = Field(ge=1, description="Sum up to n, inclusive.")
+    n: Annotated[int, not_below("a")] = Field(ge=1, description="Sum up to n, inclusive.")
 
     @field_validator("a", "n")
     @classmethod
@@ -36,14 +36,6 @@ class SumRangeParams(BaseModel):
         if abs(value) >= 10**MAX_DIGITS:
             raise ValueError(f"Input should have at most {MAX_DIGITS} digits")
         return value
-
-    @field_validator("n")
-    @classmethod
-    def _not_below_a(cls, n: int, info: ValidationInfo) -> int:
-        a = info.data.get("a")
-        if a is not None and n < a:
-            raise ValueError(f"n ({n}) should be greater than or equal to a ({a})")
-        return n
 
 
 def range_sum(lo: int, hi: int) -> int:

@@ -1,0 +1,49 @@
+"""Bounds a deployment sets on a kind's parameters, declared by the kind itself.
+
+Bounds are settings, which workloads may not import. So a kind declares each bound as a
+`Limit` with a default, settings expose every registered kind's limits by name, and the
+engine hands the deployment's values to validation as pydantic context.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pydantic import AfterValidator, ValidationInfo
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A bound a deployment may set on a kind's parameters, declared by the kind.
+
+    Settings expose every registered kind's limits: `CHUNKWISE_<NAME>` (upper case)
+    overrides the default, and the engine hands the values in as validation context.
+    """
+
+    name: str
+    default: int
+    description: str
+    minimum: int = 1
+    """The smallest value a deployment may set."""
+
+
+def bounded_by(limit: Limit) -> AfterValidator:
+    """Field metadata that holds an int field to the deployment's value of `limit`:
+    `n: Annotated[int, bounded_by(MAX_N)]`."""
+
+    def check(value: int, info: ValidationInfo) -> int:
+        return within_limit(value, info, limit)
+
+    return AfterValidator(check)
+
+
+def within_limit(value: int, info: ValidationInfo, limit: Limit) -> int:
+    """Check `value` against the deployment's bound, passed as pydantic context.
+
+    Bounds are settings, which workloads may not import; the engine hands them in as the
+    validation context under the limit's name. Without one, the declared default holds.
+    """
+    bound = int((info.context or {}).get(limit.name, limit.default))
+    if value > bound:
+        raise ValueError(f"Input should be less than or equal to {bound}")
+    return value
