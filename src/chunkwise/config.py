@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CHUNKWISE_", extra="ignore")
     _environment: dict[str, str] = PrivateAttr(default_factory=lambda: _chunkwise_environment())
 
+    # Where the parts are.
     data_dir: Path = Field(
         default=DEFAULT_DATA_DIR,
         description="Where `chunkwise up` keeps its SQLite file, broker data and PID files.",
@@ -39,6 +40,18 @@ class Settings(BaseSettings):
         default="",
         description="Celery broker URL; empty: `chunkwise up` starts an embedded Redis server.",
     )
+    broker_maxmemory: str = Field(
+        default="256mb",
+        pattern=r"(?i)^\d+([kmg]b?)?$",
+        description="Memory cap of the embedded broker; when full, publishing fails (503).",
+    )
+    visibility_timeout_s: int = Field(
+        default=3600,
+        ge=1,
+        description="Redis transport: when an unacknowledged chunk is redelivered.",
+    )
+
+    # The HTTP API.
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=8000, ge=0, le=65535)
     api_url: str = Field(
@@ -54,7 +67,9 @@ class Settings(BaseSettings):
         description="Comma-separated host names the API answers to (its Host header), `*` for "
         "any; empty means localhost, 127.0.0.1, ::1 and API_HOST (unless 0.0.0.0 or ::).",
     )
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
 
+    # Admission: what one job may ask for, and how much unfinished work the system takes.
     max_chunks: int = Field(default=128, ge=1, description="Largest chunk count a job may ask for.")
     max_active_jobs: int = Field(
         default=1000, ge=1, description="Unfinished jobs beyond which a new job is refused (429)."
@@ -67,10 +82,11 @@ class Settings(BaseSettings):
     admission_retry_after_s: int = Field(
         default=5, ge=1, description="The Retry-After (seconds) of a job refused for load."
     )
-    broker_maxmemory: str = Field(
-        default="256mb",
-        pattern=r"(?i)^\d+([kmg]b?)?$",
-        description="Memory cap of the embedded broker; when full, publishing fails (503).",
+
+    # Workload kinds and the bounds on their parameters.
+    extra_workloads: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated `module:Class` workload kinds to load beside the built-in.",
     )
     workload_limit_overrides: dict[str, int] = Field(
         default_factory=dict,
@@ -78,8 +94,8 @@ class Settings(BaseSettings):
         description="Workload limits by name, as a JSON object in CHUNKWISE_WORKLOAD_LIMITS; "
         "each limit can also be set alone as CHUNKWISE_<NAME>. See `workload_limits()`.",
     )
-    max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
 
+    # Running a chunk.
     chunk_time_limit_s: float = Field(
         default=1800.0, gt=0, description="A chunk computing longer than this fails its job."
     )
@@ -95,18 +111,19 @@ class Settings(BaseSettings):
     chunk_retry_backoff_s: float = Field(
         default=1.0, ge=0, description="First retry delay; it doubles per attempt, up to 60 s."
     )
-    extra_workloads: Annotated[list[str], NoDecode] = Field(
-        default_factory=list,
-        description="Comma-separated `module:Class` workload kinds to load beside the built-in.",
-    )
 
+    # The cache of computed pieces.
     cache_enabled: bool = Field(
         default=True, description="Reuse cached pieces of earlier jobs (prime_count blocks)."
     )
     cache_max_entries: int = Field(
         default=1_000_000, ge=0, description="Cached pieces kept; least recently used go first."
     )
+    cache_evict_interval_s: float = Field(
+        default=60.0, gt=0, description="How often a worker bounds the chunk cache."
+    )
 
+    # Worker leases and the store.
     worker_heartbeat_s: float = Field(
         default=1.0, gt=0, description="How often a worker renews its lease in the store."
     )
@@ -122,14 +139,8 @@ class Settings(BaseSettings):
         description="How long a worker keeps retrying the store (holding its chunk and its "
         "computed partial) before it gives the chunk back to the queue.",
     )
-    cache_evict_interval_s: float = Field(
-        default=60.0, gt=0, description="How often a worker bounds the chunk cache."
-    )
-    visibility_timeout_s: int = Field(
-        default=3600,
-        ge=1,
-        description="Redis transport: when an unacknowledged chunk is redelivered.",
-    )
+
+    # Retention of finished jobs.
     result_ttl_s: float = Field(
         default=7 * 24 * 3600.0,
         gt=0,
