@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from jobs import run_job
+from tests.workloads.jobs import run_job
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload, montecarlo

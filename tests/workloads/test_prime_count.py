@@ -7,7 +7,7 @@ import random
 from math import isqrt
 
 import pytest
-from oracles import primes_in
+from tests.workloads.oracles import primes_in
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload, prime_kernels

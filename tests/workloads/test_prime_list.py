@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from jobs import run_job
-from oracles import primes_in
+from tests.workloads.jobs import run_job
+from tests.workloads.oracles import primes_in
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload

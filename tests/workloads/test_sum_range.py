@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from jobs import run_job
+from tests.workloads.jobs import run_job
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload
