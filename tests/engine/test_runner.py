@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from chunkwise.engine.runner import ERROR_MAX_BYTES, ChunkOutcome, ChunkRunner, headline
 from chunkwise.errors import StoreOutageError, StoreUnavailableError, TransientChunkError
-from chunkwise.store import Store, cache, jobs
+from chunkwise.store import Store, cache, jobs, recording
 from chunkwise.store.models import Job
 from chunkwise.workloads import registry
 from chunkwise.workloads.base import Chunk, Partial, Piece, Workload
@@ -81,7 +81,7 @@ def new_job(store: Store, chunks: int = 2, kind: str = "runner_probe", **params:
 
 def job(store: Store, job_id: uuid.UUID) -> Job:
     with store.reader() as session:
-        found = jobs.get_job(session, job_id)
+        found = jobs.get_job(session, job_id=job_id)
     assert found is not None
     return found
 
@@ -148,7 +148,7 @@ def test_an_error_is_one_bounded_line(store: Store) -> None:
 def test_a_store_outage_is_waited_out_and_nothing_is_computed_twice(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_record = jobs.record_chunk
+    real_record = recording.record_chunk
     failures = iter([StoreUnavailableError("down"), StoreUnavailableError("still down")])
 
     def flaky_record(session: Any, **kwargs: Any) -> Any:
@@ -157,7 +157,7 @@ def test_a_store_outage_is_waited_out_and_nothing_is_computed_twice(
             raise failure
         return real_record(session, **kwargs)
 
-    monkeypatch.setattr(jobs, "record_chunk", flaky_record)
+    monkeypatch.setattr(recording, "record_chunk", flaky_record)
     job_id = new_job(store, chunks=1)
     assert run(ChunkRunner(store, {}, store_outage_s=30), job_id) is ChunkOutcome.RECORDED
     assert job(store, job_id).state == "SUCCESS"
@@ -170,7 +170,7 @@ def test_a_store_outage_past_its_bound_gives_the_chunk_back(
     def down(session: Any, **kwargs: Any) -> Any:
         raise StoreUnavailableError("down")
 
-    monkeypatch.setattr(jobs, "record_chunk", down)
+    monkeypatch.setattr(recording, "record_chunk", down)
     job_id = new_job(store, chunks=1)
     with pytest.raises(StoreOutageError):
         run(ChunkRunner(store, {}, store_outage_s=0.3), job_id)
@@ -194,7 +194,7 @@ def test_a_chunk_past_its_attempts_fails_its_job_without_computing(store: Store)
     job_id = new_job(store, chunks=1)
     with store.writer() as session:
         for _ in range(3):
-            jobs.start_chunk(session, job_id=job_id, index=0, max_attempts=3)
+            recording.start_chunk(session, job_id=job_id, index=0, max_attempts=3)
     assert run(ChunkRunner(store, {}, max_attempts=3), job_id) is ChunkOutcome.FAILED_JOB
     assert job(store, job_id).error == (
         "chunk 0 was started 3 times and never recorded; "

@@ -3,8 +3,6 @@ before anything of it is stored, on every backend."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from sqlalchemy import event, text
 
@@ -12,23 +10,14 @@ from chunkwise.config import Settings
 from chunkwise.engine import create_celery, submit_job
 from chunkwise.engine.admission import AdmissionBounds, admit
 from chunkwise.errors import AdmissionRefusedError
-from chunkwise.store import Store, jobs
-
-
-def make_job(store: Store, chunks: int) -> Any:
-    with store.writer() as session:
-        return jobs.create_job(
-            session,
-            kind="sum_range",
-            params={"n": 100},
-            specs=[{"lo": i, "hi": i} for i in range(chunks)],
-        ).id
+from chunkwise.store import Store, jobs, recording
+from tests.store.sample_jobs import make_job
 
 
 def test_unfinished_work_counts_unended_jobs_and_their_unrecorded_chunks(store: Store) -> None:
     pending, running, ended = make_job(store, 3), make_job(store, 4), make_job(store, 5)
     with store.writer() as session:
-        jobs.record_chunk(session, job_id=running, index=0, partial=1, worker="w")
+        recording.record_chunk(session, job_id=running, index=0, partial=1, worker="w")
         jobs.cancel_job(session, job_id=ended)
 
     statements: list[str] = []

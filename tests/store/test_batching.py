@@ -7,11 +7,11 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from chunkwise.store import Store, cache, jobs
+from chunkwise.store import Store, cache, jobs, recovery
 from chunkwise.store.batching import MAX_BOUND_VALUES, batches, bound_values_per_statement
 from chunkwise.store.clock import database_now
 from chunkwise.store.models import CacheEntry
-from chunkwise.workloads import get_workload
+from chunkwise.workloads import Cacheable, get_workload
 
 DOCUMENTED_MAX_ENTRIES = 74_505
 """Cache entries one chunk of pi(10^13) in 8 chunks records: 298,020 bound values."""
@@ -21,9 +21,10 @@ def chunk_entries() -> dict[str, int]:
     """The cache entries of the second chunk of pi(10^13) in 8, with values of the size
     its blocks' prime counts have (about 2^24 / ln(10^12))."""
     workload = get_workload("prime_count")
+    assert isinstance(workload, Cacheable)
     params = workload.params_model.model_validate({"n": 10**13})
     spec = workload.split(params, 8)[1]
-    keys = [piece.key for piece in workload.cache_pieces(spec) or [] if piece.key is not None]
+    keys = [piece.key for piece in workload.cache_pieces(spec) if piece.key is not None]
     return {key: 600_000 + i % 4_000 for i, key in enumerate(keys)}
 
 
@@ -56,7 +57,7 @@ def test_unrecorded_chunks_takes_any_number_of_jobs(store: Store) -> None:
         job = jobs.create_job(session, kind="sum_range", params={"n": 1}, specs=[{"lo": 1}])
     unknown = [(uuid.UUID(int=i), 0) for i in range(1, 70_000)]  # past psycopg's 65,535
     with store.reader() as session:
-        pending = jobs.unrecorded_chunks(session, keys=[*unknown, (job.id, 0)])
+        pending = recovery.unrecorded_chunks(session, keys=[*unknown, (job.id, 0)])
     assert [(chunk.job_id, chunk.index) for chunk in pending] == [(job.id, 0)]
 
 

@@ -3,7 +3,6 @@ disagree by far more than the TTL still agree on who is alive and what is stalle
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -11,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from chunkwise.store import Chunk, Job, Store, Worker, cache, jobs, workers
+from chunkwise.store import Chunk, Job, Store, Worker, cache, jobs, recording, recovery, workers
 from chunkwise.store import models as store_models
 from chunkwise.store.clock import database_now, db_now
+from tests.store.sample_jobs import make_job
 
 TTL_S = 5.0
 QUIET_S = 60.0
 HOUR = timedelta(hours=1)
-STORE_MODULES = (store_models, workers, jobs, cache)
+STORE_MODULES = (store_models, workers, jobs, recording, recovery, cache)
 
 
 Clock = Callable[[timedelta], AbstractContextManager[None]]
@@ -102,12 +102,6 @@ def ago(seconds: float) -> datetime:
     return datetime.now(UTC) - timedelta(seconds=seconds)
 
 
-def make_job(store: Store, chunks: int = 3) -> uuid.UUID:
-    with store.writer() as session:
-        specs = [{"lo": i, "hi": i} for i in range(chunks)]
-        return jobs.create_job(session, kind="sum_range", params={"n": 9}, specs=specs).id
-
-
 @pytest.mark.parametrize(
     ("creator", "sweeper"),
     [(-HOUR, timedelta(0)), (timedelta(0), HOUR)],
@@ -117,9 +111,9 @@ def test_a_new_job_is_not_stalled_whatever_the_clocks_say(
     store: Store, process_clock: Clock, creator: timedelta, sweeper: timedelta
 ) -> None:
     with process_clock(creator):
-        job_id = make_job(store)
+        job_id = make_job(store, chunks=3)
     with process_clock(sweeper), store.reader() as session:
-        assert jobs.stalled_chunks(session, quiet_s=QUIET_S) == []
+        assert recovery.stalled_chunks(session, quiet_s=QUIET_S) == []
         created_at = session.scalar(select(Job.created_at).where(Job.id == job_id))
         assert created_at is not None
     assert abs(created_at - datetime.now(UTC)) < timedelta(seconds=QUIET_S)
@@ -128,19 +122,19 @@ def test_a_new_job_is_not_stalled_whatever_the_clocks_say(
 def test_a_chunk_just_recorded_by_a_slow_clock_keeps_its_job_from_stalling(
     store: Store, process_clock: Clock
 ) -> None:
-    job_id = make_job(store)
+    job_id = make_job(store, chunks=3)
     with store.writer() as session:
         session.execute(update(Job).values(created_at=ago(10 * QUIET_S)))
 
     with process_clock(-HOUR), store.writer() as session:
-        jobs.record_chunk(session, job_id=job_id, index=0, partial=0, worker="w")
+        recording.record_chunk(session, job_id=job_id, index=0, partial=0, worker="w")
     with store.reader() as session:
-        assert jobs.stalled_chunks(session, quiet_s=QUIET_S) == []
+        assert recovery.stalled_chunks(session, quiet_s=QUIET_S) == []
 
     with store.writer() as session:
         session.execute(update(Chunk).values(finished_at=ago(2 * QUIET_S)))
     with store.reader() as session:
-        stalled = jobs.stalled_chunks(session, quiet_s=QUIET_S)
+        stalled = recovery.stalled_chunks(session, quiet_s=QUIET_S)
     assert [(chunk.job_id, chunk.index) for chunk in stalled] == [(job_id, 1), (job_id, 2)]
 
 
@@ -150,7 +144,7 @@ def test_a_job_read_after_its_commit_has_the_database_creation_time(
     with process_clock(-HOUR), store.writer() as session:
         job = jobs.create_job(session, kind="sum_range", params={"n": 1}, specs=[{"lo": 1}])
     with store.reader() as session:
-        stored = jobs.get_job(session, job.id)
+        stored = jobs.get_job(session, job_id=job.id)
     assert stored is not None
     assert job.created_at == stored.created_at
     assert abs(job.created_at - datetime.now(UTC)) < timedelta(seconds=QUIET_S)

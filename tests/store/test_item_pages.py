@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from chunkwise.api.item_pages import ChunkSlice, item_page, page_slices
-from chunkwise.store import Store, jobs
+from chunkwise.store import Store, jobs, recording, results
 from chunkwise.workloads.prime_codec import encode_primes
 
 # Chunk sizes of the result, with empty chunks at the start, in the middle and at the end.
@@ -40,7 +40,7 @@ def make_prime_list_job(store: Store, *, with_counts: bool = True) -> uuid.UUID:
         partial = encode_primes(np.array(primes_between(lo, hi), dtype=np.int64))
         count = partial["count"] if with_counts else None
         with store.writer() as session:
-            jobs.record_chunk(
+            recording.record_chunk(
                 session, job_id=job.id, index=index, partial=partial, worker="w", item_count=count
             )
     with store.writer() as session:
@@ -109,7 +109,7 @@ def test_chunks_recorded_without_counts_are_counted_from_their_partials(store: S
 def test_item_counts_are_kept_per_chunk(store: Store) -> None:
     job_id = make_prime_list_job(store)
     with store.reader() as session:
-        assert jobs.item_counts(session, job_id=job_id) == list(enumerate(COUNTS))
+        assert results.item_counts(session, job_id=job_id) == list(enumerate(COUNTS))
 
 
 @pytest.mark.parametrize(

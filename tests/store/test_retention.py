@@ -9,7 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 
 from chunkwise.api.expiry import describe_duration, describe_expiry
-from chunkwise.store import Chunk, Job, JobState, Store, jobs, retention
+from chunkwise.store import Chunk, Job, JobState, Store, jobs, recording, retention
 from chunkwise.store.models import ExpiredJob, utcnow
 from chunkwise.worker.housekeeping import Retention
 
@@ -55,15 +55,15 @@ def test_finished_jobs_past_their_ttl_become_tombstones(store: Store) -> None:
 
     with store.reader() as session:
         for state, job_id in old.items():
-            assert jobs.get_job(session, job_id) is None, state
+            assert jobs.get_job(session, job_id=job_id) is None, state
             assert jobs.list_chunks(session, job_id=job_id) == []
-            tombstone = retention.expired_job(session, job_id)
+            tombstone = retention.expired_job(session, job_id=job_id)
             assert tombstone is not None and tombstone.kind == "sum_range"
             assert (
                 tombstone.finished_at is not None and tombstone.expired_at > tombstone.finished_at
             )
-        assert jobs.get_job(session, recent) is not None
-        assert retention.expired_job(session, recent) is None
+        assert jobs.get_job(session, job_id=recent) is not None
+        assert retention.expired_job(session, job_id=recent) is None
     assert count(store, Chunk) == 2
 
 
@@ -71,7 +71,7 @@ def test_running_jobs_never_expire_however_old(store: Store) -> None:
     make_job(store)  # still PENDING
     progressing = make_job(store)
     with store.writer() as session:
-        jobs.record_chunk(session, job_id=progressing, index=0, partial=1, worker="w")
+        recording.record_chunk(session, job_id=progressing, index=0, partial=1, worker="w")
         session.execute(update(Job).values(created_at=utcnow() - timedelta(days=365)))
 
     assert expire(store, ttl_s=0) == 0
@@ -116,7 +116,7 @@ def test_the_expiry_message_names_the_date_and_the_setting(store: Store) -> None
     job_id = make_job(store, state=JobState.SUCCESS, age_s=120)
     expire(store, ttl_s=60)
     with store.reader() as session:
-        tombstone = retention.expired_job(session, job_id)
+        tombstone = retention.expired_job(session, job_id=job_id)
     assert tombstone is not None
 
     message = describe_expiry(tombstone, result_ttl_s=7 * 86400)

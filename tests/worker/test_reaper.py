@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from chunkwise.config import Settings
 from chunkwise.engine.celery_app import create_celery
-from chunkwise.store import Store, jobs
+from chunkwise.store import Store, jobs, recording
 from chunkwise.store import workers as worker_rows
 from chunkwise.store.models import Job, Worker, utcnow
 from chunkwise.worker.reaper import Reaper
@@ -33,13 +33,13 @@ def job_with_spent_chunk(store: Store) -> uuid.UUID:
         ).id
     for _ in range(MAX_ATTEMPTS):
         with store.writer() as session:
-            jobs.start_chunk(session, job_id=job_id, index=0, max_attempts=MAX_ATTEMPTS)
+            recording.start_chunk(session, job_id=job_id, index=0, max_attempts=MAX_ATTEMPTS)
     return job_id
 
 
 def state_and_error(store: Store, job_id: uuid.UUID) -> tuple[str, str | None]:
     with store.reader() as session:
-        job = jobs.get_job(session, job_id)
+        job = jobs.get_job(session, job_id=job_id)
     assert job is not None
     return job.state, job.error
 

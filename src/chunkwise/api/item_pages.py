@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chunkwise.errors import JobConflictError, JobNotFoundError
-from chunkwise.store import Job, JobState, Store, jobs
+from chunkwise.store import Job, JobState, Store, jobs, results
 from chunkwise.workloads import ItemList, get_workload
 
 
@@ -28,7 +28,7 @@ class ItemPage:
 def listable_job(store: Store, job_id: uuid.UUID) -> tuple[Job, ItemList]:
     """The job and its workload, if its result is an item list that is ready."""
     with store.reader() as session:
-        job = jobs.get_job(session, job_id)
+        job = jobs.get_job(session, job_id=job_id)
     if job is None:
         raise JobNotFoundError(f"no job with id {job_id}")
     workload = get_workload(job.kind)
@@ -96,7 +96,7 @@ def _items_between(blocks: Iterable[Sequence[Any]], start: int, stop: int) -> li
 
 def _item_counts(store: Store, job: Job, workload: ItemList) -> list[tuple[int, int]]:
     with store.reader() as session:
-        rows = jobs.item_counts(session, job_id=job.id)
+        rows = results.item_counts(session, job_id=job.id)
     # A chunk recorded without its count (by an older worker) is counted from its partial.
     return [
         (index, count if count is not None else _count_of(store, job, workload, index))
@@ -110,7 +110,7 @@ def _count_of(store: Store, job: Job, workload: ItemList, index: int) -> int:
 
 def _partial(store: Store, job_id: uuid.UUID, index: int) -> Any:
     with store.reader() as session:
-        return jobs.chunk_partial(session, job_id=job_id, index=index)
+        return results.chunk_partial(session, job_id=job_id, index=index)
 
 
 def item_text(store: Store, job_id: uuid.UUID) -> Iterator[str]:

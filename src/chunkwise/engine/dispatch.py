@@ -28,6 +28,7 @@ from chunkwise.errors import (
     JobNotFoundError,
 )
 from chunkwise.store import Job, Store, jobs
+from chunkwise.store.recovery import PendingChunk
 from chunkwise.workloads import UnknownWorkloadError, Workload, get_workload
 
 log = logging.getLogger(__name__)
@@ -109,10 +110,10 @@ def submit_job(
 
 def publish_chunks(app: Celery, *, job_id: uuid.UUID, count: int) -> None:
     """Send one message per chunk, all through one producer connection."""
-    send_chunks(app, [jobs.PendingChunk(job_id, index) for index in range(count)])
+    send_chunks(app, [PendingChunk(job_id, index) for index in range(count)])
 
 
-def send_chunks(app: Celery, chunks: Sequence[jobs.PendingChunk], *, urgent: bool = False) -> None:
+def send_chunks(app: Celery, chunks: Sequence[PendingChunk], *, urgent: bool = False) -> None:
     """Publish chunk messages; `urgent` ones are delivered before queued ordinary ones.
 
     A message names its chunk, (job id, index), and carries nothing a worker trusts: the
@@ -136,7 +137,7 @@ def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
     """Cancel a running job and return it; JobNotFoundError or JobConflictError otherwise.
 
     The store decides: once CANCELLED, a queued chunk that is delivered re-reads its job
-    and is dropped, and a partial that arrives late is refused by `jobs.record_chunk`, so
+    and is dropped, and a partial that arrives late is refused by `recording.record_chunk`, so
     the job's count and result never move after the cancel. Revoking the unfinished
     chunks spares the work: workers drop them on receipt. A chunk already computing runs
     to its end and is refused; it is not killed, because a terminated pool process is
@@ -144,7 +145,7 @@ def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
     """
     with store.writer() as session:
         cancelled = jobs.cancel_job(session, job_id=job_id)
-        job = jobs.get_job(session, job_id)
+        job = jobs.get_job(session, job_id=job_id)
         if job is None:
             raise JobNotFoundError(f"no job with id {job_id}")
         if not cancelled:

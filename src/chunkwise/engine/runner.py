@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from chunkwise.errors import StoreOutageError, TransientChunkError
-from chunkwise.store import Store, cache, jobs
+from chunkwise.store import Store, cache, jobs, recording, results
 from chunkwise.store.db import is_transient
-from chunkwise.store.jobs import ChunkStart, JobHeader
 from chunkwise.store.models import utcnow
+from chunkwise.store.recording import ChunkStart, JobHeader
 from chunkwise.workloads import Cacheable, ItemList, Workload, get_workload
 from chunkwise.workloads.base import Chunk, Piece
 
@@ -132,7 +132,7 @@ class ChunkRunner:
 
     def _start(self, job_id: uuid.UUID, index: int) -> ChunkStart | None:
         with self.store.writer() as session:
-            return jobs.start_chunk(
+            return recording.start_chunk(
                 session, job_id=job_id, index=index, max_attempts=self.max_attempts
             )
 
@@ -193,7 +193,7 @@ class ChunkRunner:
         with _failing_job(job.id, index, "could not be recorded"), self.store.writer() as session:
             cache.remember(session, entries=computed.fresh)
             cache.touch(session, keys=computed.hits)
-            record = jobs.record_chunk(
+            record = recording.record_chunk(
                 session,
                 job_id=job.id,
                 index=index,
@@ -212,7 +212,7 @@ class ChunkRunner:
 
     def _combine(self, session: Session, job: JobHeader, workload: Workload[Any]) -> dict[str, Any]:
         params = workload.params_model.model_validate(job.params, context=self.limits)
-        combined = workload.combine(params, jobs.chunk_partials(session, job_id=job.id))
+        combined = workload.combine(params, results.chunk_partials(session, job_id=job.id))
         duration_s = (utcnow() - job.created_at).total_seconds()
         return {**combined, "duration_sec": round(duration_s, 3)}
 

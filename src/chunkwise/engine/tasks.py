@@ -23,7 +23,7 @@ from chunkwise.engine.celery_app import RUN_CHUNK_TASK, parse_chunk_task_id
 from chunkwise.engine.dispatch import BROKER_ERRORS, revoke_unfinished
 from chunkwise.engine.runner import ChunkOutcome, ChunkRunner, spent_error
 from chunkwise.errors import StoreOutageError, TransientChunkError
-from chunkwise.store import jobs
+from chunkwise.store import recovery
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,7 @@ class ChunkRequest(Request):  # type: ignore[misc]
             return None
         try:
             with runner.store.reader() as session:
-                attempts = jobs.chunk_attempts(session, job_id=job_id, index=index)
+                attempts = recovery.chunk_attempts(session, job_id=job_id, index=index)
         except Exception:
             log.exception("chunk %s: could not read its attempts", self.id)
             return None

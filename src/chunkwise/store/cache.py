@@ -12,21 +12,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from sqlalchemy import Insert, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.batching import batches
 from chunkwise.store.clock import database_now, db_now
 from chunkwise.store.models import CacheEntry
+from chunkwise.store.writes import insert_ignoring_conflicts, rows_changed
 
-# Rows go in by executemany of one statement built once: compiling a multi-row VALUES of
-# thousands of rows costs several times more than running it.
-_INSERT: dict[str, Insert] = {
-    "postgresql": postgresql_insert(CacheEntry).on_conflict_do_nothing(),
-    "sqlite": sqlite_insert(CacheEntry).on_conflict_do_nothing(),
-}
 _INSERT_COLUMNS = 4
 
 
@@ -48,7 +41,9 @@ def remember(session: Session, *, entries: Mapping[str, Any]) -> None:
     now = database_now(session)
     rows = [{"key": k, "value": v, "created_at": now, "used_at": now} for k, v in entries.items()]
     connection = session.connection()
-    insert = _INSERT[connection.dialect.name]
+    # Rows go in by executemany of one statement built once: compiling a multi-row VALUES
+    # of thousands of rows costs several times more than running it.
+    insert = insert_ignoring_conflicts(CacheEntry, connection.dialect.name)
     for batch in batches(rows, columns=_INSERT_COLUMNS):
         connection.execute(insert, batch)
 
@@ -73,4 +68,4 @@ def evict(session: Session, *, max_entries: int) -> int:
         return 0
     oldest = select(CacheEntry.key).order_by(CacheEntry.used_at).limit(excess).scalar_subquery()
     result = session.connection().execute(delete(CacheEntry).where(CacheEntry.key.in_(oldest)))
-    return int(getattr(result, "rowcount", 0) or 0)
+    return rows_changed(result)

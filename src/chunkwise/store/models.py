@@ -8,7 +8,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -29,6 +39,18 @@ class JobState(StrEnum):
 
 
 TERMINAL_STATES = frozenset({JobState.SUCCESS, JobState.FAILURE, JobState.CANCELLED})
+UNFINISHED_STATES = frozenset(JobState) - TERMINAL_STATES
+
+_STATE_AS_TEXT = Enum(
+    JobState,
+    native_enum=False,
+    create_constraint=False,
+    length=16,
+    values_callable=lambda states: [state.value for state in states],
+)
+"""A job's state as the VARCHAR(16) of its name ('PENDING', ...) on every backend, as the
+column has always been, so existing databases read and write it unchanged; Python sees a
+JobState."""
 
 
 class JSONText(TypeDecorator[Any]):
@@ -84,7 +106,7 @@ class Job(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]]
-    state: Mapped[str] = mapped_column(String(16), default=JobState.PENDING)
+    state: Mapped[JobState] = mapped_column(_STATE_AS_TEXT, default=JobState.PENDING)
     total_chunks: Mapped[int] = mapped_column(Integer)
     completed_chunks: Mapped[int] = mapped_column(Integer, default=0)
     cached_chunks: Mapped[int] = mapped_column(Integer, default=0)

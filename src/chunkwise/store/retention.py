@@ -12,18 +12,16 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from chunkwise.store.batching import batches
-from chunkwise.store.models import TERMINAL_STATES, Chunk, ExpiredJob, Job, utcnow
-
-_TERMINAL = [state.value for state in TERMINAL_STATES]
+from chunkwise.store.jobs import JOB_ENDED
+from chunkwise.store.models import Chunk, ExpiredJob, Job, utcnow
+from chunkwise.store.writes import insert_ignoring_conflicts, rows_changed
 
 
 def _expired(older_than: datetime) -> tuple[ColumnElement[bool], ...]:
-    return (Job.state.in_(_TERMINAL), Job.finished_at < older_than)
+    return (JOB_ENDED, Job.finished_at < older_than)
 
 
 def has_expired_jobs(session: Session, *, older_than: datetime) -> bool:
@@ -52,18 +50,18 @@ def expire_finished_jobs(session: Session, *, older_than: datetime, limit: int) 
         {"id": job_id, "kind": kind, "finished_at": finished_at, "expired_at": now}
         for job_id, kind, finished_at in rows
     ]
-    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = insert_ignoring_conflicts(ExpiredJob, session.get_bind().dialect.name)
     for batch in batches(tombstones, columns=len(tombstones[0])):
-        session.execute(insert(ExpiredJob).values(batch).on_conflict_do_nothing())
+        session.execute(insert.values(batch))
     removed = 0
     for ids in batches(job_id for job_id, _, _ in rows):
         session.execute(delete(Chunk).where(Chunk.job_id.in_(ids)))
-        result = session.execute(delete(Job).where(Job.id.in_(ids), Job.state.in_(_TERMINAL)))
-        removed += int(getattr(result, "rowcount", 0) or 0)
+        result = session.execute(delete(Job).where(Job.id.in_(ids), JOB_ENDED))
+        removed += rows_changed(result)
     return removed
 
 
-def expired_job(session: Session, job_id: uuid.UUID) -> ExpiredJob | None:
+def expired_job(session: Session, *, job_id: uuid.UUID) -> ExpiredJob | None:
     """The tombstone of an expired job, if it expired (and was not purged since)."""
     return session.get(ExpiredJob, job_id)
 
@@ -79,5 +77,5 @@ def purge_tombstones(session: Session, *, older_than: datetime, limit: int) -> i
     removed = 0
     for ids in batches(session.scalars(oldest).all()):
         result = session.execute(delete(ExpiredJob).where(ExpiredJob.id.in_(ids)))
-        removed += int(getattr(result, "rowcount", 0) or 0)
+        removed += rows_changed(result)
     return removed

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
 from chunkwise.store.models import Worker
+from chunkwise.store.writes import rows_changed
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ def heartbeat(
         .where(Worker.name == name)
         .values(heartbeat_at=db_now(), holding=list(holding), processes=processes)
     )
-    if not getattr(result, "rowcount", 0):
+    if not rows_changed(result):
         connection.execute(
             insert(Worker).values(
                 name=name,

@@ -30,9 +30,9 @@ from sqlalchemy.orm import Session
 from chunkwise.engine.celery_app import parse_chunk_task_id, queued_chunks
 from chunkwise.engine.dispatch import revoke_unfinished, send_chunks
 from chunkwise.engine.runner import spent_error
-from chunkwise.store import Store, jobs
+from chunkwise.store import Store, jobs, recovery
 from chunkwise.store import workers as worker_rows
-from chunkwise.store.jobs import PendingChunk
+from chunkwise.store.recovery import PendingChunk
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,8 @@ class Reaper:
             if not dead:
                 return 0
             keys = chunk_keys(task_id for worker in dead for task_id in worker.holding)
-            pending, failed = self._spare_spent(session, jobs.unrecorded_chunks(session, keys=keys))
+            unrecorded = recovery.unrecorded_chunks(session, keys=keys)
+            pending, failed = self._spare_spent(session, unrecorded)
             send_chunks(self.app, pending, urgent=True)
         self._revoke(failed)
         for worker in dead:
@@ -87,7 +88,7 @@ class Reaper:
         with self.store.writer() as session:
             holdings = worker_rows.held_chunks(session, ttl_s=self.ttl_s).values()
             held = set(chunk_keys(task_id for holding in holdings for task_id in holding))
-            stalled = jobs.stalled_chunks(session, quiet_s=self.ttl_s)
+            stalled = recovery.stalled_chunks(session, quiet_s=self.ttl_s)
             orphans = [chunk for chunk in stalled if (chunk.job_id, chunk.index) not in held]
             orphans, failed = self._spare_spent(session, orphans)
             send_chunks(self.app, orphans, urgent=True)

@@ -92,8 +92,8 @@ def get_job(job_id: str, store: StoreDep, settings: SettingsDep) -> JobView:
     """A job's state, progress and, once finished, its result or error."""
     job_uuid = parse_job_id(job_id)
     with store.reader() as session:
-        job = jobs.get_job(session, job_uuid)
-        tombstone = retention.expired_job(session, job_uuid) if job is None else None
+        job = jobs.get_job(session, job_id=job_uuid)
+        tombstone = retention.expired_job(session, job_id=job_uuid) if job is None else None
     if tombstone is not None:
         raise JobNotFoundError(describe_expiry(tombstone, result_ttl_s=settings.result_ttl_s))
     if job is None:
