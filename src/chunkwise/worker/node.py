@@ -107,13 +107,7 @@ def warm_up_workloads() -> None:
 
 def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> Duties:
     """What the node does beside computing, each on its own interval."""
-    reaper = Reaper(
-        store,
-        app,
-        ttl_s=settings.worker_ttl_s,
-        max_attempts=settings.chunk_max_attempts,
-        contact_s=lease.contact_s,
-    )
+    reaper = Reaper.for_node(settings, store, app, lease.contact_s)
     retention = Retention(store, result_ttl_s=settings.result_ttl_s)
 
     def bound_cache() -> None:

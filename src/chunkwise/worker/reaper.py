@@ -23,10 +23,12 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import KW_ONLY, dataclass
 
 from celery import Celery
 from sqlalchemy.orm import Session
 
+from chunkwise.config import Settings
 from chunkwise.engine.celery_app import parse_chunk_task_id, queued_chunks
 from chunkwise.engine.dispatch import revoke_unfinished, send_chunks
 from chunkwise.engine.runner import spent_error
@@ -37,23 +39,30 @@ from chunkwise.store.recovery import PendingChunk
 log = logging.getLogger(__name__)
 
 
+@dataclass
 class Reaper:
     """Claims dead workers' rows and re-publishes their unfinished chunks."""
 
-    def __init__(
-        self,
-        store: Store,
-        app: Celery,
-        *,
-        ttl_s: float,
-        max_attempts: int,
-        contact_s: Callable[[], float] | None = None,
-    ) -> None:
-        self.store = store
-        self.app = app
-        self.ttl_s = ttl_s
-        self.max_attempts = max_attempts
-        self.contact_s = contact_s
+    store: Store
+    app: Celery
+    _: KW_ONLY
+    ttl_s: float
+    max_attempts: int
+    contact_s: Callable[[], float] | None = None
+    """How long this node's own lease has been renewed without a gap; None: always."""
+
+    @classmethod
+    def for_node(
+        cls, settings: Settings, store: Store, app: Celery, contact_s: Callable[[], float]
+    ) -> Reaper:
+        """The reaper of a worker node, bound by the node's lease settings."""
+        return cls(
+            store,
+            app,
+            ttl_s=settings.worker_ttl_s,
+            max_attempts=settings.chunk_max_attempts,
+            contact_s=contact_s,
+        )
 
     def in_contact(self) -> bool:
         """Whether this node has held its own lease long enough to judge its peers'."""
