@@ -91,9 +91,13 @@ class JobHeader:
     id: uuid.UUID
     kind: str
     params: dict[str, Any]
+    """As stored at submission; validated again before the partials are combined."""
     state: JobState
+    """As read at the start: the job may end while its chunk computes."""
     created_at: datetime
+    """Where the duration in the job's result counts from."""
     use_cache: bool
+    """The submitter's choice (`?cache=`); the worker's CACHE_ENABLED has the last word."""
 
 
 @dataclass(frozen=True)
