@@ -89,7 +89,9 @@ class JobHeader:
     """What running a chunk needs to know of its job."""
 
     id: uuid.UUID
+    """The job's key, the one thing of it a chunk message carries."""
     kind: str
+    """Which workload computes the chunk, read here and never from the message."""
     params: dict[str, Any]
     """As stored at submission; validated again before the partials are combined."""
     state: JobState
