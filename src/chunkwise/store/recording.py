@@ -104,14 +104,16 @@ class JobHeader:
 
 @dataclass(frozen=True)
 class ChunkStart:
-    """A delivered chunk as the store knows it, read as its worker starts it."""
+    """A delivered chunk as the store knows it, read as its worker starts it.
+
+    `attempts` counts its starts so far, this one included when `counted`; a start is not
+    counted when the chunk was `recorded` already or had used up its attempts.
+    """
 
     job: JobHeader
     spec: dict[str, Any]
     attempts: int
-    """Starts so far, this one included when `counted`."""
     counted: bool
-    """False when the chunk was recorded already or had used up its attempts."""
     recorded: bool
 
 
