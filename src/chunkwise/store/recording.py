@@ -117,21 +117,6 @@ class ChunkStart:
     recorded: bool
 
 
-@dataclass(frozen=True)
-class ChunkRecord:
-    """What recording one chunk did to its job."""
-
-    recorded: bool
-    """False when the chunk already had a partial (a redelivery) or the job was over."""
-    completed: int
-    total: int
-    job_state: JobState
-
-    @property
-    def all_done(self) -> bool:
-        return self.completed >= self.total
-
-
 def start_chunk(
     session: Session, *, job_id: uuid.UUID, index: int, max_attempts: int
 ) -> ChunkStart | None:
@@ -150,6 +135,21 @@ def start_chunk(
     if counted and job.state == JobState.PENDING:
         connection.execute(_MARK_STARTED, values)
     return ChunkStart(job, row[6], row[7], counted, bool(row[8]))
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """What recording one chunk did to its job."""
+
+    recorded: bool
+    """False when the chunk already had a partial (a redelivery) or the job was over."""
+    completed: int
+    total: int
+    job_state: JobState
+
+    @property
+    def all_done(self) -> bool:
+        return self.completed >= self.total
 
 
 def record_chunk(
