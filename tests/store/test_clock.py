@@ -42,6 +42,13 @@ def process_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     return skewed
 
 
+@pytest.fixture(params=[HOUR, -HOUR], ids=["ahead", "behind"])
+def skew(request: pytest.FixtureRequest) -> timedelta:
+    """How far off the skewed process's clock is: an hour either way, far past any TTL."""
+    value: timedelta = request.param
+    return value
+
+
 def test_the_database_clock_is_this_hosts_clock_here(store: Store) -> None:
     with store.reader() as session:
         now = database_now(session)
@@ -51,7 +58,6 @@ def test_the_database_clock_is_this_hosts_clock_here(store: Store) -> None:
     assert timedelta(seconds=59) < ahead - behind < timedelta(seconds=61)
 
 
-@pytest.mark.parametrize("skew", [HOUR, -HOUR], ids=["reaper-ahead", "reaper-behind"])
 def test_a_live_worker_is_not_reaped_by_a_skewed_peer(
     store: Store, process_clock: Clock, skew: timedelta
 ) -> None:
@@ -68,7 +74,6 @@ def test_a_live_worker_is_not_reaped_by_a_skewed_peer(
     assert (live, held, capacity) == (["live"], {"live": ["job:0"]}, (1, 1))
 
 
-@pytest.mark.parametrize("skew", [HOUR, -HOUR], ids=["worker-ahead", "worker-behind"])
 def test_a_skewed_worker_heartbeat_keeps_it_alive(
     store: Store, process_clock: Clock, skew: timedelta
 ) -> None:
@@ -80,7 +85,6 @@ def test_a_skewed_worker_heartbeat_keeps_it_alive(
         assert workers.live_workers(session, ttl_s=TTL_S) == ["skewed"]
 
 
-@pytest.mark.parametrize("skew", [HOUR, -HOUR], ids=["reaper-ahead", "reaper-behind"])
 def test_a_silent_worker_is_reaped_by_a_skewed_peer(
     store: Store, process_clock: Clock, skew: timedelta
 ) -> None:
