@@ -8,11 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.workloads.jobs import run_job
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload, montecarlo
 from chunkwise.workloads.montecarlo import MonteCarloParams, simulate_log_returns
+from tests.workloads.jobs import run_job
 
 WORKLOAD = get_workload("monte_carlo")
 BASE = {"amount": 10_000.0, "rate": 0.05, "volatility": 0.2, "years": 10}

@@ -7,7 +7,6 @@ import random
 from math import isqrt
 
 import pytest
-from tests.workloads.oracles import primes_in
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload, prime_kernels
@@ -15,6 +14,7 @@ from chunkwise.workloads.prime_kernels import count_primes_between
 from chunkwise.workloads.primes import PrimeCountParams
 from chunkwise.workloads.sieve import base_primes, list_primes_numba
 from chunkwise.workloads.sieve_numpy import count_primes_numpy, list_primes_numpy
+from tests.workloads.oracles import primes_in
 
 WORKLOAD = get_workload("prime_count")
 

@@ -9,8 +9,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from tests.workloads.jobs import run_job
-from tests.workloads.oracles import primes_in
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload
@@ -23,6 +21,8 @@ from chunkwise.workloads.prime_codec import (
 )
 from chunkwise.workloads.prime_kernels import list_primes
 from chunkwise.workloads.prime_list import PrimeListParams
+from tests.workloads.jobs import run_job
+from tests.workloads.oracles import primes_in
 
 WORKLOAD = get_workload("prime_list")
 

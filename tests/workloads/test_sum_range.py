@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.workloads.jobs import run_job
 from pydantic import ValidationError
 
 from chunkwise.workloads import get_workload
+from tests.workloads.jobs import run_job
 
 WORKLOAD = get_workload("sum_range")
 
