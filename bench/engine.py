@@ -57,13 +57,13 @@ def throughput(http: httpx.Client) -> float:
 
 
 def measure(into: Figures, source: str | None) -> None:
-    with running_system(workers=WORKERS, source=source) as base_url:
-        with httpx.Client(base_url=base_url, timeout=30) as http:
+    with running_system(workers=WORKERS, source=source) as system:
+        with httpx.Client(base_url=system.base_url, timeout=30) as http:
             small_job_ms(http)  # warm
             into.small_ms.extend(small_job_ms(http) for _ in range(SMALL_JOBS))
             into.chunks_per_s.append(throughput(http))
         body = {"kind": "prime_count", "params": {"n": 10**10}, "chunks": 64}
-        into.pi_1e10_s.append(timed_job(base_url, body, cache=False))
+        into.pi_1e10_s.append(timed_job(system.base_url, body, cache=False))
 
 
 def export(revision: str, folder: Path) -> str:

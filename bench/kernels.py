@@ -200,8 +200,8 @@ def system_rows(options: Options) -> list[Row]:
     n = 10**9 if options.quick else 10**10
     body = {"kind": "prime_count", "params": {"n": n}, "chunks": 64}
     rows = []
-    with running_system(workers=cores) as base_url:
-        ours = min(timed_job(base_url, body, cache=False) for _ in range(options.repeats))
+    with running_system(workers=cores) as system:
+        ours = min(timed_job(system.base_url, body, cache=False) for _ in range(options.repeats))
         theirs = min(
             primesieve_seconds(0, n, cores) or float("inf") for _ in range(options.repeats)
         )
@@ -211,8 +211,8 @@ def system_rows(options: Options) -> list[Row]:
         )
         ratio = f"{ours / theirs:.1f}x its time" if theirs != float("inf") else ""
         rows.append(Row(label, f"{ours:.3f} s", reference, ratio, "POST to SUCCESS over HTTP"))
-        cold = timed_job(base_url, body, cache=True)
-        warm = timed_job(base_url, body, cache=True)
+        cold = timed_job(system.base_url, body, cache=True)
+        warm = timed_job(system.base_url, body, cache=True)
         rows.append(
             Row(
                 f"pi({sci(n)}) again, from the chunk cache",

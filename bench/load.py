@@ -184,8 +184,8 @@ def main() -> int:
     options = parser.parse_args()
     from system import running_system  # bench/system.py, beside this script
 
-    with running_system(workers=options.workers) as base_url:
-        report = run_load(base_url, options.clients, options.jobs)
+    with running_system(workers=options.workers) as system:
+        report = run_load(system.base_url, options.clients, options.jobs)
     print(f"chunkwise load: {options.workers} worker(s), {CHUNKS} chunks a job, loopback")
     print(report.table())
     return 0 if not report.errors and report.finished == report.jobs else 1

@@ -16,19 +16,13 @@ runs on the machine; USS does not. Linux only.
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import subprocess
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from system import free_port, timed_job, wait_for_workers
+from system import running_system, timed_job
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -50,28 +44,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, default=2, help="`chunkwise up --workers N`")
     args = parser.parse_args()
-    with running_up(workers=args.workers) as (up_pid, base_url):
-        timed_job(base_url, SMALL_JOB, cache=False)
-        processes = measure_tree(up_pid)
+    # running_system returns once every process is alive, so each is measured warm.
+    with running_system(workers=args.workers) as system:
+        timed_job(system.base_url, SMALL_JOB, cache=False)
+        processes = measure_tree(system.pid)
     print_table(processes, workers=args.workers)
-
-
-@contextmanager
-def running_up(*, workers: int) -> Iterator[tuple[int, str]]:
-    """Run `chunkwise up` on a free port; yields its pid and base URL, stops it after."""
-    port = free_port()
-    with tempfile.TemporaryDirectory(prefix="chunkwise-memory-") as data_dir:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("CHUNKWISE_")}
-        env |= {"CHUNKWISE_DATA_DIR": data_dir, "CHUNKWISE_API_PORT": str(port)}
-        argv = [sys.executable, "-m", "chunkwise", "up", "--workers", str(workers)]
-        up = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        base_url = f"http://127.0.0.1:{port}"
-        try:
-            wait_for_workers(base_url, workers)  # every process warm before it is measured
-            yield up.pid, base_url
-        finally:
-            up.send_signal(signal.SIGTERM)
-            up.wait(timeout=60)
 
 
 def measure_tree(root: int) -> list[Process]:

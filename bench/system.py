@@ -1,35 +1,44 @@
-"""A whole chunkwise system for benchmarks: `chunkwise up` in a scratch directory."""
+"""A whole chunkwise system for benchmarks: `chunkwise up` in a scratch directory, of this
+build or of a reference build measured in the same run.
+
+`up` runs as a child process, not as a LocalSystem in this one: a reference build's
+`chunkwise` package must be the one imported, and only a fresh interpreter with that
+build on PYTHONPATH imports it.
+"""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from chunkwise.launcher import chunkwise_argv, free_port, wait_until_healthy
 
 STARTUP_TIMEOUT_S = 120.0
 JOB_TIMEOUT_S = 600.0
 POLL_S = 0.005
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+@dataclass(frozen=True)
+class RunningUp:
+    """A running `chunkwise up`: its process id and the API's base URL."""
+
+    pid: int
+    base_url: str
 
 
 @contextmanager
-def running_system(*, workers: int, source: str | None = None) -> Iterator[str]:
-    """Run `chunkwise up --workers N` on a free port; yields its base URL, stops it after.
+def running_system(*, workers: int, source: str | None = None) -> Iterator[RunningUp]:
+    """Run `chunkwise up --workers N` on a free port until every worker process is alive;
+    stop it after.
 
     `source`: a folder holding another build's `chunkwise` package, run instead of this
     one (a reference measured in the same run).
@@ -40,30 +49,27 @@ def running_system(*, workers: int, source: str | None = None) -> Iterator[str]:
         env |= {"CHUNKWISE_DATA_DIR": data_dir, "CHUNKWISE_API_PORT": str(port)}
         if source is not None:
             env["PYTHONPATH"] = source
-        argv = [sys.executable, "-m", "chunkwise", "up", "--workers", str(workers)]
+        argv = chunkwise_argv("up", "--workers", str(workers))
         up = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         base_url = f"http://127.0.0.1:{port}"
         try:
-            wait_for_workers(base_url, workers)
-            yield base_url
+            wait_until_healthy(
+                base_url,
+                lambda health: worker_processes(health) == workers,
+                what=f"{workers} worker processes",
+                timeout_s=STARTUP_TIMEOUT_S,
+                exited=lambda: None if up.poll() is None else "`chunkwise up`",
+            )
+            yield RunningUp(up.pid, base_url)
         finally:
             up.send_signal(signal.SIGTERM)
             up.wait(timeout=60)
 
 
-def wait_for_workers(base_url: str, workers: int) -> None:
-    """Wait until the worker node reports `workers` pool processes (`up --workers N`)."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            health = httpx.get(f"{base_url}/health", timeout=2).json()
-            # Builds before the one-node `up` report one worker per process, no "processes".
-            if health.get("processes", health.get("workers")) == workers:
-                return
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the system at {base_url} did not report {workers} worker processes")
+def worker_processes(health: Mapping[str, Any]) -> object:
+    """The worker processes a /health report counts. Builds before the one-node `up`
+    ran one worker per process and reported no "processes": their "workers" count them."""
+    return health.get("processes", health.get("workers"))
 
 
 def timed_job(base_url: str, body: dict[str, Any], *, cache: bool = True) -> float:

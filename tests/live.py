@@ -1,53 +1,57 @@
-"""A live chunkwise system for tests: real Valkey, real worker processes, the API over HTTP."""
+"""A live chunkwise system for tests: the LocalSystem `chunkwise up` runs, with the tests'
+settings (worker nodes of one process each, a short lease), an HTTP client and the store."""
 
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from chunkwise.config import Settings
-from chunkwise.embedded_broker import EmbeddedBroker
+from chunkwise.launcher import LocalSystem
 from chunkwise.store import Store
-from chunkwise.supervisor import ProcessGroup
 from tests.waiting import wait_for
 
-STARTUP_TIMEOUT_S = 60.0
 JOB_TIMEOUT_S = 60.0
+SHORT_LEASE_ENV = {"CHUNKWISE_WORKER_HEARTBEAT_S": "0.5", "CHUNKWISE_WORKER_TTL_S": "3"}
+"""A lost worker is noticed within seconds, so tests of recovery stay short."""
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+class LiveSystem(LocalSystem):
+    """A LocalSystem the tests talk to over HTTP and look into through its store."""
 
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        worker_names: Sequence[str],
+        env: Mapping[str, str],
+        worker_env: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(
+            settings,
+            worker_names=worker_names,
+            env=env,
+            worker_env=worker_env,
+            log_level="warning",
+        )
+        self.http = httpx.Client()
+        self.store = Store(settings.resolved_database_url)
 
-def chunkwise_argv(*args: str) -> list[str]:
-    return [sys.executable, "-m", "chunkwise", *args]
+    def start(self) -> None:
+        super().start()
+        self.http.base_url = httpx.URL(self.api_url)
 
-
-@dataclass
-class LiveSystem:
-    """Handles on a running system: its HTTP client, store, settings and processes."""
-
-    http: httpx.Client
-    store: Store
-    settings: Settings
-    worker_names: list[str]
-    group: ProcessGroup
-    env: dict[str, str]
-    broker: EmbeddedBroker
-    worker_env: dict[str, str]
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            self.http.close()
+            self.store.dispose()
 
     def submit(self, kind: str, params: dict[str, Any], chunks: int) -> str:
         response = self.http.post(
@@ -70,80 +74,37 @@ class LiveSystem:
 
         return wait_for(finished, timeout_s=timeout_s, what=f"job {job_id} to finish")
 
-    def spawn_worker(self, name: str) -> None:
-        argv = chunkwise_argv("worker", "--name", name, "--loglevel", "WARNING")
-        self.group.spawn(name, argv, {**self.env, **self.worker_env})
 
-    def spawn_api(self, name: str = "api") -> None:
-        self.group.spawn(name, chunkwise_argv("api", "--log-level", "warning"), self.env)
-
-    def kill(self, name: str) -> None:
-        """SIGKILL a child and everything it started, as if its machine died."""
-        os.killpg(self.group.children[name].pid, signal.SIGKILL)
-
-    def api_answers(self) -> bool:
-        return _answers(self.http)
-
-    def live_workers(self) -> int:
-        response = self.http.get("/health")
-        workers: int = response.json()["workers"]
-        return workers
-
-
-@contextmanager
 def live_system(
     root: Path,
     *,
     workers: int = 2,
-    extra_env: dict[str, str] | None = None,
-    worker_env: dict[str, str] | None = None,
-) -> Iterator[LiveSystem]:
-    """Start broker, workers and API under `root`; stop and reap everything on exit.
+    extra_env: Mapping[str, str] | None = None,
+    worker_env: Mapping[str, str] | None = None,
+) -> LiveSystem:
+    """A system under `root` of `workers` nodes (worker1@test, …), to run in a with-block,
+    which starts it and stops and reaps everything on leaving.
 
-    `worker_env` is added to the workers' environment only (a store URL through a proxy).
+    `extra_env` is added to every process's environment; `worker_env` to the workers' only
+    (a store URL through a proxy).
     """
-    with EmbeddedBroker(root / "broker", appendonly=True) as broker:
-        port = free_port()
-        env = {
-            **os.environ,
-            "CHUNKWISE_DATA_DIR": str(root),
-            "CHUNKWISE_BROKER_URL": broker.url,
-            "CHUNKWISE_DATABASE_URL": f"sqlite:///{root / 'chunkwise.db'}",
-            "CHUNKWISE_API_PORT": str(port),
-            "CHUNKWISE_WORKER_HEARTBEAT_S": "0.5",
-            "CHUNKWISE_WORKER_TTL_S": "3",
-            **(extra_env or {}),
-        }
-        settings = Settings(
-            data_dir=root,
-            broker_url=env["CHUNKWISE_BROKER_URL"],
-            database_url=env["CHUNKWISE_DATABASE_URL"],
-            api_port=port,
-            worker_heartbeat_s=float(env["CHUNKWISE_WORKER_HEARTBEAT_S"]),
-            worker_ttl_s=float(env["CHUNKWISE_WORKER_TTL_S"]),
-        )
-        store = Store(settings.resolved_database_url)
-        store.create_schema()
-        names = [f"worker{number}@test" for number in range(1, workers + 1)]
-        with ProcessGroup() as group, httpx.Client(base_url=settings.resolved_api_url) as http:
-            system = LiveSystem(http, store, settings, names, group, env, broker, worker_env or {})
-            for name in names:
-                system.spawn_worker(name)
-            system.spawn_api()
-            wait_for(
-                lambda: _answers(http) and system.live_workers() == workers,
-                timeout_s=STARTUP_TIMEOUT_S,
-                what=f"the API to report {workers} live workers",
-            )
-            yield system
-        store.dispose()
-
-
-def _answers(http: httpx.Client) -> bool:
-    try:
-        return http.get("/health").status_code == 200
-    except httpx.HTTPError:
-        return False
+    env = {
+        **os.environ,
+        "CHUNKWISE_DATA_DIR": str(root),
+        "CHUNKWISE_DATABASE_URL": f"sqlite:///{root / 'chunkwise.db'}",
+        **SHORT_LEASE_ENV,
+        **(extra_env or {}),
+    }
+    settings = Settings(
+        data_dir=root,
+        broker_url="",  # always an embedded broker of its own
+        database_url=env["CHUNKWISE_DATABASE_URL"],
+        api_port=0,
+        worker_heartbeat_s=float(env["CHUNKWISE_WORKER_HEARTBEAT_S"]),
+        worker_ttl_s=float(env["CHUNKWISE_WORKER_TTL_S"]),
+    )
+    names = [f"worker{number}@test" for number in range(1, workers + 1)]
+    return LiveSystem(settings, worker_names=names, env=env, worker_env=worker_env)
 
 
 def drain(live: LiveSystem, *, timeout_s: float = 60.0) -> None:

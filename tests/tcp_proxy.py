@@ -6,11 +6,11 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-from types import TracebackType
-from typing import Self
+
+from chunkwise.supervisor import Service
 
 
-class TcpProxy:
+class TcpProxy(Service):
     """Forwards connections on a free 127.0.0.1 port to `target`, until `cut()`.
 
     While cut, every open connection is closed and new ones are closed as soon as they are
@@ -27,13 +27,10 @@ class TcpProxy:
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
 
-    def __enter__(self) -> Self:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def stop(self) -> None:
         self._closing.set()
         self._listener.close()
         self._close_all()

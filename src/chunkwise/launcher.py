@@ -1,23 +1,31 @@
-"""`chunkwise up`: the whole system on one machine, started and stopped as one.
+"""The whole system on one machine, started and stopped as one: `chunkwise up`, and the
+live systems the tests and benchmarks run.
 
-It runs an embedded broker (unless CHUNKWISE_BROKER_URL names one), creates the store's
-tables once, then starts one worker node and the API as children and supervises them.
-A stop request (Ctrl-C, SIGTERM) or any child exiting stops everything, children first,
-broker last, so no process is left behind.
+:class:`LocalSystem` runs an embedded broker (unless CHUNKWISE_BROKER_URL names one),
+creates the store's tables once, then starts worker nodes and the API as children and
+supervises them. It is ready once the API reports every worker process alive. Stopping
+(Ctrl-C, SIGTERM, leaving its with-block, or any child exiting under `run()`) stops
+everything, children first, broker last, so no process is left behind.
 
-`--workers N` is one worker node with a pool of N processes, not N nodes: the node's
-main process warms the kernels once and forks its pool from itself, so the pool shares
-that memory, and one lease, one reaper and one sweeper serve the machine.
+`chunkwise up --workers N` is one worker node with a pool of N processes, not N nodes: the
+node's main process warms the kernels once and forks its pool from itself, so the pool
+shares that memory, and one lease, one reaper and one sweeper serve the machine. Tests run
+two nodes instead, so they can kill one and watch the other take over.
+
+The pieces anything that starts chunkwise processes needs are module functions here, so
+each is written once: :func:`chunkwise_argv`, :func:`free_port`, :func:`api_answers` and
+:func:`wait_until_healthy`.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import time
-from types import TracebackType
-from typing import Self
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -26,34 +34,123 @@ from rich.console import Console
 from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
 from chunkwise.store import Store
-from chunkwise.supervisor import ProcessGroup, install_signal_handlers
+from chunkwise.supervisor import ProcessGroup, Service, install_signal_handlers
 
-API_READY_TIMEOUT_S = 60.0
+READY_TIMEOUT_S = 120.0
+"""How long the workers may take to warm up and the API to answer, on a busy machine."""
 CHILD_STOP_GRACE_S = 15.0
+HEALTH_POLL_S = 0.2
 
 
-class LocalSystem:
-    """Broker, store, a worker node of `workers` processes and the API for `chunkwise up`."""
+class SystemDidNotStart(RuntimeError):
+    """A part exited while the system was starting, or it was not ready in time."""
 
-    def __init__(self, settings: Settings, *, workers: int, console: Console) -> None:
-        self.settings = settings
-        self.workers = workers
-        self.console = console
-        self.broker: EmbeddedBroker | None = None
-        self.group = ProcessGroup()
 
-    def __enter__(self) -> Self:
-        try:
-            self._start()
-        except BaseException:
-            self._stop()
-            raise
-        return self
+class LocalSystem(Service):
+    """Broker, store, worker nodes and the API of one machine, as one with-block.
 
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    Args:
+        settings: Where the parts are; an empty broker URL starts an embedded broker in
+            data_dir, API port 0 picks a free port. After start(), `settings` holds the
+            broker URL and API port in use.
+        processes: Pool processes of each worker node.
+        worker_names: One worker node per name; default one node named after this host.
+        console: Where the announcement and stop messages go; default nowhere.
+        env: The children's environment; default this process's.
+        worker_env: Added to the workers' environment only (a store reached differently).
+        log_level: The API's and the workers' log level.
+        ready_timeout_s: How long start() waits for every worker process to be reported
+            alive before it gives up (SystemDidNotStart).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        processes: int = 1,
+        worker_names: Sequence[str] | None = None,
+        console: Console | None = None,
+        env: Mapping[str, str] | None = None,
+        worker_env: Mapping[str, str] | None = None,
+        log_level: str = "info",
+        ready_timeout_s: float = READY_TIMEOUT_S,
     ) -> None:
-        self._stop()
+        self.settings = settings
+        self.processes = processes
+        self.worker_names = list(worker_names or [f"worker@{socket.gethostname()}"])
+        self.console = console or Console(quiet=True)
+        self.env = dict(os.environ if env is None else env)
+        self.worker_env = dict(worker_env or {})
+        self.log_level = log_level
+        self.ready_timeout_s = ready_timeout_s
+        self.group = ProcessGroup()
+        self._broker: EmbeddedBroker | None = None
+        self._api_starts = 0
+
+    @property
+    def broker(self) -> EmbeddedBroker:
+        """The embedded broker (RuntimeError if CHUNKWISE_BROKER_URL named another)."""
+        if self._broker is None:
+            raise RuntimeError("this system runs no embedded broker")
+        return self._broker
+
+    @property
+    def api_url(self) -> str:
+        """The API's base URL."""
+        return self.settings.resolved_api_url
+
+    def start(self) -> None:
+        """Start every part and return once the API reports every worker process alive."""
+        if self.settings.api_port == 0:
+            self.settings = self.settings.model_copy(update={"api_port": free_port()})
+        broker_url = self.settings.broker_url or self._start_broker()
+        self.settings = self.settings.model_copy(update={"broker_url": broker_url})
+        database_url = self.settings.resolved_database_url
+        _create_schema(database_url)
+        self.env |= {"CHUNKWISE_BROKER_URL": broker_url, "CHUNKWISE_DATABASE_URL": database_url}
+        for name in self.worker_names:
+            self.spawn_worker(name)
+        self.spawn_api()
+        self._wait_until_ready()
+        self.console.print(
+            announcement(
+                self.api_url,
+                broker_url=broker_url,
+                database_url=database_url,
+                nodes=len(self.worker_names),
+                processes=self.processes,
+            )
+        )
+
+    def spawn_worker(self, name: str) -> None:
+        """Start the worker node `name` (a name in worker_names, or a new one)."""
+        argv = chunkwise_argv(
+            "worker",
+            "--concurrency",
+            str(self.processes),
+            "--name",
+            name,
+            "--loglevel",
+            self.log_level.upper(),
+        )
+        self.group.spawn(name, argv, {**self.env, **self.worker_env})
+
+    def kill_worker(self, name: str, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal the worker node `name` and its pool; SIGKILL is its machine dying."""
+        self.group.send_signal(name, sig)
+
+    def spawn_api(self) -> None:
+        """Start the API (again, after kill_api())."""
+        self._api_starts += 1
+        self.group.spawn(self._api_name, api_argv(self.settings, self.log_level), self.env)
+
+    def kill_api(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        """Signal the API process that spawn_api() started last."""
+        self.group.send_signal(self._api_name, sig)
+
+    def api_answers(self) -> bool:
+        """Whether the API answers HTTP requests (it may still report a part down)."""
+        return api_answers(self.api_url)
 
     def run(self) -> int:
         """Wait until asked to stop (0) or until a child exits on its own (1)."""
@@ -69,56 +166,56 @@ class LocalSystem:
         self.console.print(f"[red]{exited} exited (code {code}); stopping everything.[/]")
         return 1
 
-    def _start(self) -> None:
-        broker_url = self.settings.broker_url or self._start_broker()
-        database_url = self.settings.resolved_database_url
-        Store(database_url).create_schema()
-        env = {
-            **os.environ,
-            "CHUNKWISE_BROKER_URL": broker_url,
-            "CHUNKWISE_DATABASE_URL": database_url,
-        }
-        worker_argv = _chunkwise(
-            "worker", "--concurrency", str(self.workers), "--name", f"worker@{socket.gethostname()}"
-        )
-        self.group.spawn("worker", worker_argv, env)
-        api_argv = _chunkwise(
-            "api", "--host", self.settings.api_host, "--port", str(self.settings.api_port)
-        )
-        self.group.spawn("api", api_argv, env)
-        self._wait_for_api()
-        self._announce(broker_url, database_url)
+    def stop(self) -> None:
+        """Stop the children (API first), then the broker; every child is reaped."""
+        self.group.stop_all(grace_s=CHILD_STOP_GRACE_S)
+        if self._broker is not None:
+            # Ctrl-C in a terminal reaches the broker too, and it may be gone already;
+            # stop() still reaps it and removes its PID file.
+            self._broker.stop()
+
+    @property
+    def _api_name(self) -> str:
+        return "api" if self._api_starts <= 1 else f"api-{self._api_starts}"
 
     def _start_broker(self) -> str:
-        self.broker = EmbeddedBroker(
+        self._broker = EmbeddedBroker(
             self.settings.data_dir / "broker",
             appendonly=True,
             maxmemory=self.settings.broker_maxmemory,
         )
-        return self.broker.start()
+        return self._broker.start()
 
-    def _wait_for_api(self) -> None:
-        url = f"{self.settings.resolved_api_url}/health"
-        deadline = time.monotonic() + API_READY_TIMEOUT_S
-        while not _answers(url):
-            if self.group.wait_any(timeout_s=0.2) is not None or time.monotonic() > deadline:
-                raise RuntimeError("the API did not start; see its output above")
+    def _wait_until_ready(self) -> None:
+        nodes, processes = len(self.worker_names), len(self.worker_names) * self.processes
 
-    def _announce(self, broker_url: str, database_url: str) -> None:
-        base = self.settings.resolved_api_url
-        self.console.print(
-            f"[bold green]chunkwise is up[/]: API {base} · docs {base}/docs\n"
-            f"  1 worker node of {self.workers} process(es) · broker {masked_url(broker_url)}"
-            f" · store {masked_url(database_url)}\n"
-            "  Ctrl-C stops everything."
+        def ready(health: Mapping[str, Any]) -> bool:
+            counts = (health.get("workers"), health.get("processes"))
+            return health.get("status") == "ok" and counts == (nodes, processes)
+
+        wait_until_healthy(
+            self.api_url,
+            ready,
+            what=f"the API to report {nodes} worker node(s) of {processes} process(es) in all",
+            timeout_s=self.ready_timeout_s,
+            exited=lambda: self.group.wait_any(timeout_s=0),
         )
 
-    def _stop(self) -> None:
-        self.group.stop_all(grace_s=CHILD_STOP_GRACE_S)
-        if self.broker is not None:
-            # Ctrl-C in a terminal reaches the broker too, and it may be gone already;
-            # stop() still reaps it and removes its PID file.
-            self.broker.stop()
+
+def announcement(
+    api_url: str, *, broker_url: str, database_url: str, nodes: int, processes: int
+) -> str:
+    """What `chunkwise up` prints once the system is ready; passwords are masked."""
+    workers = (
+        f"1 worker node of {processes} process(es)"
+        if nodes == 1
+        else f"{nodes} worker nodes of {processes} process(es) each"
+    )
+    return (
+        f"[bold green]chunkwise is up[/]: API {api_url} · docs {api_url}/docs\n"
+        f"  {workers} · broker {masked_url(broker_url)} · store {masked_url(database_url)}\n"
+        "  Ctrl-C stops everything."
+    )
 
 
 def masked_url(url: str) -> str:
@@ -131,12 +228,84 @@ def masked_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
 
 
-def _chunkwise(*args: str) -> list[str]:
+def chunkwise_argv(*args: str) -> list[str]:
+    """The command line of `chunkwise ARGS…`, run by this Python, whatever PATH holds."""
     return [sys.executable, "-m", "chunkwise", *args]
 
 
-def _answers(url: str) -> bool:
+def api_argv(settings: Settings, log_level: str = "info") -> list[str]:
+    """`chunkwise api` on the settings' host and port (broker and store come from the
+    environment)."""
+    return chunkwise_argv(
+        "api",
+        "--host",
+        settings.api_host,
+        "--port",
+        str(settings.api_port),
+        "--log-level",
+        log_level.lower(),
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server started next."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def api_answers(api_url: str) -> bool:
+    """Whether an API answers at `api_url` at all, whatever the state of its broker and store.
+
+    It asks for the root page, which touches neither, so the answer is quick even when
+    they are down.
+    """
     try:
-        return httpx.get(url, timeout=1.0).status_code < 500
+        httpx.get(f"{api_url}/", timeout=1.0)
     except httpx.HTTPError:
         return False
+    return True
+
+
+def api_health(api_url: str) -> dict[str, Any] | None:
+    """The API's /health report (200 or 503 alike), or None while the API does not answer."""
+    try:
+        body = httpx.get(f"{api_url}/health", timeout=2.0).json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def wait_until_healthy(
+    api_url: str,
+    ready: Callable[[Mapping[str, Any]], bool],
+    *,
+    what: str,
+    timeout_s: float,
+    exited: Callable[[], str | None] = lambda: None,
+) -> None:
+    """Poll /health until `ready(report)`; raise SystemDidNotStart if `exited()` names a
+    process that exited meanwhile, or when `timeout_s` passes (saying what it waited for)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        report = api_health(api_url)
+        if report is not None and ready(report):
+            return
+        gone = exited()
+        if gone is not None:
+            raise SystemDidNotStart(f"{gone} exited while the system was starting; see its output")
+        if time.monotonic() > deadline:
+            raise SystemDidNotStart(
+                f"timed out after {timeout_s:g} s waiting for {what}; /health said {report}"
+            )
+        time.sleep(HEALTH_POLL_S)
+
+
+def _create_schema(database_url: str) -> None:
+    """Create the store's tables once, before any child races to."""
+    store = Store(database_url)
+    try:
+        store.create_schema()
+    finally:
+        store.dispose()

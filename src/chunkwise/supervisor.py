@@ -22,6 +22,10 @@ Typical use::
         exited = group.run_until_stopped()  # a child's name, or None after SIGINT/SIGTERM
         restore()
     # leaving the block ran stop_all()
+
+It also holds what every part that starts processes shares: :class:`Service` (started by a
+with-block, always stopped by it) and :func:`is_gone`, which tells an exited process from a
+live one even while it is a zombie.
 """
 
 from __future__ import annotations
@@ -33,17 +37,51 @@ import signal
 import subprocess
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from types import FrameType, MappingProxyType, TracebackType
 from typing import Self
 
-__all__ = ["ProcessGroup", "install_signal_handlers"]
+__all__ = ["ProcessGroup", "Service", "install_signal_handlers", "is_gone", "signal_if_alive"]
 
 _PR_SET_PDEATHSIG = 1
 DEFAULT_POLL_S = 0.2
 
 
-class ProcessGroup:
+class Service(ABC):
+    """Something a with-block starts and always stops, even when starting failed half way.
+
+    A start that raises may already have started some processes; stop() must then stop
+    whatever did start, so that no process outlives the block.
+    """
+
+    def start(self) -> object:
+        """Start; the default has nothing to start (a service that only collects children)."""
+        return None
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop whatever is running; safe to call again, or after a failed start."""
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class ProcessGroup(Service):
     """Named child processes that are stopped together and never outlive the supervisor."""
 
     def __init__(self, *, poll_interval_s: float = DEFAULT_POLL_S) -> None:
@@ -83,6 +121,15 @@ class ProcessGroup:
         """The child's exit status (negative: killed by that signal), or None if running."""
         return _peek_returncode(self._children[name])
 
+    def send_signal(self, name: str, sig: signal.Signals) -> None:
+        """Send `sig` to the child `name` and everything in its process group.
+
+        Safe as long as the child is unreaped (see the module docstring): its process-group
+        id is still its own, so the signal reaches no stranger.
+        """
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._children[name].pid, sig)
+
     def request_stop(self) -> None:
         """Make wait_any() and run_until_stopped() return; safe to call from a signal handler."""
         self._stop_requested = True
@@ -117,7 +164,7 @@ class ProcessGroup:
         unreaped = [p for p in reversed(self._children.values()) if p.returncode is None]
         for process in unreaped:
             if _peek_returncode(process) is None:
-                _signal(process.pid, signal.SIGTERM)
+                signal_if_alive(process.pid, signal.SIGTERM)
         self._wait_exited(unreaped, grace_s)
         for process in unreaped:
             # Safe: the leader is alive or an unreaped zombie, so its pgid is still its own.
@@ -143,15 +190,8 @@ class ProcessGroup:
                 return
             time.sleep(min(step_s, remaining_s))
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
+        """stop_all() with its default grace period (what leaving a with-block does)."""
         self.stop_all()
 
 
@@ -190,9 +230,34 @@ def _peek_returncode(process: subprocess.Popen[bytes]) -> int | None:
     return info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
 
 
-def _signal(pid: int, sig: signal.Signals) -> None:
+def signal_if_alive(pid: int, sig: signal.Signals) -> None:
+    """Send `sig` to `pid`; a process that is already gone needs no signal."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, sig)
+
+
+def is_gone(pid: int) -> bool:
+    """Whether `pid` has exited: no such process, or a zombie only its parent can reap.
+
+    A zombie still answers kill(pid, 0), so only its state in /proc tells it has exited.
+    Where there is no /proc (not Linux), a process that answers counts as alive.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process: it exists
+        return False
+    if sys.platform != "linux":
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8")
+    except FileNotFoundError:  # exited between the two looks
+        return True
+    except OSError:
+        return False
+    # The state letter follows the command name, which is in parentheses and may hold any.
+    return stat.rpartition(")")[2].split()[0] in ("Z", "X")
 
 
 def _die_with_parent_hook() -> Callable[[], None] | None:

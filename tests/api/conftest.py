@@ -1,8 +1,10 @@
 """An API built by `create_app(settings)` and served over real HTTP in a thread of the test,
-in front of a real broker and a SQLite store of its own, and no workers: jobs stay queued."""
+in front of a real broker and a SQLite store of its own, and no workers: jobs stay queued.
+Or, where the test needs the real command, `chunkwise api` alone in a process of its own."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -17,8 +19,9 @@ import uvicorn
 from chunkwise.api import create_app
 from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
+from chunkwise.launcher import api_answers, api_argv, free_port
 from chunkwise.store import Store
-from tests.live import free_port
+from chunkwise.supervisor import ProcessGroup
 from tests.waiting import wait_for
 
 
@@ -73,3 +76,19 @@ def serve_api(broker: EmbeddedBroker, tmp_path: Path) -> ServeApi:
             store.dispose()
 
     return serve
+
+
+@contextmanager
+def api_process(settings: Settings) -> Iterator[httpx.Client]:
+    """`chunkwise api` alone in its own process, on the settings' host and port, with their
+    broker and store; yields a client of it once it answers."""
+    env = {
+        **os.environ,
+        "CHUNKWISE_BROKER_URL": settings.broker_url,
+        "CHUNKWISE_DATABASE_URL": settings.resolved_database_url,
+    }
+    base_url = settings.resolved_api_url
+    with ProcessGroup() as group, httpx.Client(base_url=base_url, timeout=10) as http:
+        group.spawn("api", api_argv(settings, "warning"), env)
+        wait_for(lambda: api_answers(base_url), timeout_s=30, what="the API to start")
+        yield http

@@ -7,11 +7,14 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 import redis
 
 from chunkwise.embedded_broker import EmbeddedBroker
 from chunkwise.store import jobs
 from tests.api.conftest import ServeApi, ServedApi
+
+pytestmark = pytest.mark.integration
 
 
 def submit(api: ServedApi, chunks: int) -> httpx.Response:

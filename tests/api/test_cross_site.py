@@ -4,22 +4,41 @@ host name of their own (DNS rebinding); curl and the API's own pages still can."
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
+from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
+from chunkwise.launcher import free_port
 from chunkwise.store import jobs
-from chunkwise.supervisor import ProcessGroup
-from tests.api.conftest import ServeApi, ServedApi
-from tests.live import chunkwise_argv, free_port
-from tests.waiting import wait_for
+from tests.api.conftest import ServeApi, ServedApi, api_process
+
+pytestmark = pytest.mark.integration
 
 JOB = json.dumps({"kind": "sum_range", "params": {"n": 100}, "chunks": 2})
 FORM = {"content-type": "application/x-www-form-urlencoded"}
+JSON = {"content-type": "application/json"}
+EVIL = "http://evil.example"
+SENDERS: list[tuple[dict[str, str], bool]] = [
+    # Another site's page, through a visitor's browser: refused.
+    ({**FORM, "Origin": EVIL}, False),
+    ({**FORM, "Sec-Fetch-Site": "cross-site"}, False),
+    ({**FORM, "Sec-Fetch-Site": "same-site"}, False),
+    ({**FORM, "Origin": "null"}, False),
+    ({"content-type": "text/plain", "Origin": EVIL}, False),
+    ({**JSON, "Origin": EVIL}, False),
+    # curl -d (as the README shows), the API's own pages, the CORS origins: accepted.
+    (FORM, True),
+    ({**FORM, "Sec-Fetch-Site": "none"}, True),
+    ({**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "SAME"}, True),
+    ({**FORM, "Origin": "http://localhost:3000"}, True),
+    ({**JSON, "Origin": "http://localhost:3000"}, True),
+    ({**JSON, "Origin": "SAME"}, True),
+]
+"""Headers of a job submission, and whether it is accepted; SAME stands for the API's own
+origin."""
 
 
 @pytest.fixture
@@ -33,17 +52,7 @@ def job_count(api: ServedApi) -> int:
         return jobs.count_jobs(session)
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        {**FORM, "Origin": "http://evil.example"},
-        {**FORM, "Sec-Fetch-Site": "cross-site"},
-        {**FORM, "Sec-Fetch-Site": "same-site"},
-        {**FORM, "Origin": "null"},
-        {"content-type": "text/plain", "Origin": "http://evil.example"},
-        {"content-type": "application/json", "Origin": "http://evil.example"},
-    ],
-)
+@pytest.mark.parametrize("headers", [headers for headers, accepted in SENDERS if not accepted])
 def test_a_job_sent_by_another_site_is_refused_with_403(
     api: ServedApi, headers: dict[str, str]
 ) -> None:
@@ -58,21 +67,11 @@ def test_a_job_sent_by_another_site_is_refused_with_403(
 def test_every_unsafe_method_checks_the_origin(api: ServedApi, method: str) -> None:
     path = "/api/jobs/00000000-0000-0000-0000-000000000000"
     path += "/cancel" if method == "POST" else ""
-    response = api.http.request(method, path, headers={"Origin": "http://evil.example"})
+    response = api.http.request(method, path, headers={"Origin": EVIL})
     assert response.status_code == 403
 
 
-@pytest.mark.parametrize(
-    "headers",
-    [
-        FORM,  # curl -d, as the README shows
-        {**FORM, "Sec-Fetch-Site": "none"},
-        {**FORM, "Sec-Fetch-Site": "same-origin", "Origin": "SAME"},
-        {**FORM, "Origin": "http://localhost:3000"},
-        {"content-type": "application/json", "Origin": "http://localhost:3000"},
-        {"content-type": "application/json", "Origin": "SAME"},
-    ],
-)
+@pytest.mark.parametrize("headers", [headers for headers, accepted in SENDERS if accepted])
 def test_curl_the_own_origin_and_cors_origins_still_submit(
     api: ServedApi, headers: dict[str, str]
 ) -> None:
@@ -84,7 +83,7 @@ def test_curl_the_own_origin_and_cors_origins_still_submit(
 
 
 def test_a_safe_request_from_another_origin_is_served(api: ServedApi) -> None:
-    response = api.http.get("/api/jobs", headers={"Origin": "http://evil.example"})
+    response = api.http.get("/api/jobs", headers={"Origin": EVIL})
     assert response.status_code == 200
     assert "access-control-allow-origin" not in response.headers
 
@@ -115,21 +114,12 @@ def test_allowed_hosts_name_the_hosts_served(serve_api: ServeApi) -> None:
 def test_the_host_chunkwise_api_binds_is_one_it_answers_to(
     broker: EmbeddedBroker, tmp_path: Path
 ) -> None:
-    port, host = free_port(), "127.0.0.2"  # any loopback address, not named by default
-    env = {
-        **os.environ,
-        "CHUNKWISE_BROKER_URL": broker.url,
-        "CHUNKWISE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-    }
-    argv = chunkwise_argv("api", "--host", host, "--port", str(port), "--log-level", "warning")
-    with ProcessGroup() as group, httpx.Client(base_url=f"http://{host}:{port}") as http:
-        group.spawn("api", argv, env)
-        response = wait_for(lambda: _get(http, "/api/kinds"), timeout_s=30, what="the API")
-        assert response.status_code == 200
-
-
-def _get(http: httpx.Client, path: str) -> httpx.Response | None:
-    try:
-        return http.get(path)
-    except httpx.HTTPError:
-        return None
+    settings = Settings(
+        data_dir=tmp_path,
+        broker_url=broker.url,
+        database_url=f"sqlite:///{tmp_path / 'store.db'}",
+        api_host="127.0.0.2",  # any loopback address, not named by default
+        api_port=free_port(),
+    )
+    with api_process(settings) as http:
+        assert http.get("/api/kinds").status_code == 200

@@ -24,6 +24,8 @@ from chunkwise.config import Settings
 from tests.live import LiveSystem, live_system
 
 EXAMPLES_PER_OPERATION = 30
+pytestmark = pytest.mark.integration
+
 SMALL_JOBS_ENV = {"CHUNKWISE_PRIME_COUNT_MAX_N": str(10**7)}
 """Valid generated jobs must stay small: a prime_count up to 10^13 would run for an hour."""
 

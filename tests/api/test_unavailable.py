@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,13 +9,15 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from chunkwise.api.schemas import Health
 from chunkwise.config import Settings
+from chunkwise.launcher import free_port
 from chunkwise.store import Store, jobs
-from chunkwise.supervisor import ProcessGroup
-from tests.live import chunkwise_argv, free_port
+from tests.api.conftest import api_process
 from tests.store.conftest import POSTGRES_URL
 from tests.tcp_proxy import TcpProxy
-from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -33,39 +34,17 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def client(settings: Settings) -> Iterator[httpx.Client]:
     """The API alone, in its own process, with no broker behind it."""
-    env = {
-        **os.environ,
-        "CHUNKWISE_BROKER_URL": settings.broker_url,
-        "CHUNKWISE_DATABASE_URL": settings.database_url,
-        "CHUNKWISE_API_PORT": str(settings.api_port),
-    }
-    with (
-        ProcessGroup() as group,
-        httpx.Client(base_url=settings.resolved_api_url, timeout=10) as client,
-    ):
-        group.spawn("api", chunkwise_argv("api", "--log-level", "warning"), env)
-        wait_for(lambda: _answers(client), timeout_s=30, what="the API to start")
+    with api_process(settings) as client:
         yield client
-
-
-def _answers(client: httpx.Client) -> bool:
-    try:
-        client.get("/")
-        return True
-    except httpx.HTTPError:
-        return False
 
 
 def test_health_is_503_naming_the_broker(client: httpx.Client) -> None:
     response = client.get("/health")
     assert response.status_code == 503
-    assert response.json() == {
-        "status": "unavailable",
-        "workers": 0,
-        "processes": 0,
-        "broker": "unreachable",
-        "database": "ok",
-    }
+    expected = Health(
+        status="unavailable", workers=0, processes=0, broker="unreachable", database="ok"
+    )
+    assert response.json() == expected.model_dump()
 
 
 def test_a_job_submitted_while_the_broker_is_down_is_503_and_not_kept(
@@ -92,19 +71,13 @@ def test_a_store_outage_is_503_naming_the_store_not_the_driver(tmp_path: Path) -
     target = make_url(Settings(database_url=POSTGRES_URL).resolved_database_url)
     with TcpProxy(target.host or "127.0.0.1", target.port or 5432) as proxy:
         proxied = target.set(host="127.0.0.1", port=proxy.port)
-        port = free_port()
-        env = {
-            **os.environ,
-            "CHUNKWISE_BROKER_URL": f"redis://127.0.0.1:{free_port()}/0",
-            "CHUNKWISE_DATABASE_URL": proxied.render_as_string(hide_password=False),
-            "CHUNKWISE_API_PORT": str(port),
-        }
-        with (
-            ProcessGroup() as group,
-            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client,
-        ):
-            group.spawn("api", chunkwise_argv("api", "--log-level", "warning"), env)
-            wait_for(lambda: _answers(client), timeout_s=30, what="the API to start")
+        settings = Settings(
+            data_dir=tmp_path,
+            broker_url=f"redis://127.0.0.1:{free_port()}/0",
+            database_url=proxied.render_as_string(hide_password=False),
+            api_port=free_port(),
+        )
+        with api_process(settings) as client:
             proxy.cut()
             response = client.get("/api/jobs")
     assert response.status_code == 503

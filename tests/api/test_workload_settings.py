@@ -6,6 +6,8 @@ import pytest
 
 from tests.api.conftest import ServeApi
 
+pytestmark = pytest.mark.integration
+
 MONTE_CARLO = {"amount": 1000, "rate": 0.05, "paths": 1000}
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from chunkwise.launcher import chunkwise_argv, free_port, wait_until_healthy
 from chunkwise.store import jobs
-from tests.live import LiveSystem, chunkwise_argv, free_port
+from chunkwise.supervisor import is_gone
+from tests.live import LiveSystem
 from tests.waiting import wait_for
 
 pytestmark = pytest.mark.integration
@@ -38,18 +40,8 @@ def test_submit_reports_a_rejected_job_and_fails(live: LiveSystem) -> None:
 def processes_started_from(data_dir: Path) -> list[int]:
     """PIDs of live (non-zombie) processes whose environment names `data_dir`."""
     marker = f"CHUNKWISE_DATA_DIR={data_dir}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if marker in environ.split(b"\0") and state != "Z":
-            found.append(int(entry.name))
-    return found
+    pids = [int(entry.name) for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    return [pid for pid in pids if marker in _environment(pid) and not is_gone(pid)]
 
 
 def roles(pids: list[int]) -> list[str]:
@@ -62,6 +54,13 @@ def roles(pids: list[int]) -> list[str]:
         for pid, command in commands.items()
         if command and commands.get(parents[pid]) != command
     ]
+
+
+def _environment(pid: int) -> list[bytes]:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    except OSError:
+        return []
 
 
 def _command(pid: int) -> str:
@@ -95,20 +94,14 @@ def test_up_runs_everything_and_stops_leaving_nothing(
         stderr=subprocess.DEVNULL,
     )
     try:
+        wait_until_healthy(
+            f"http://127.0.0.1:{port}",
+            lambda health: (health.get("workers"), health.get("processes")) == (1, 2),
+            what="`chunkwise up` to report one worker node of two processes",
+            timeout_s=150,
+            exited=lambda: None if up.poll() is None else "`chunkwise up`",
+        )
         with httpx.Client(base_url=f"http://127.0.0.1:{port}") as http:
-
-            def one_node_of_two_processes() -> bool:
-                try:
-                    health = http.get("/health").json()
-                except (httpx.HTTPError, ValueError):
-                    return False
-                return bool(health.get("workers") == 1 and health.get("processes") == 2)
-
-            wait_for(
-                one_node_of_two_processes,
-                timeout_s=90,
-                what="`chunkwise up` to report one worker node of two processes",
-            )
             assert roles(processes_started_from(tmp_path)).count("worker") == 1
             job_id = http.post(
                 "/api/jobs", json={"kind": "sum_range", "params": {"n": 10_000}, "chunks": 8}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import httpx
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK
 from chunkwise.engine.dispatch import publish_chunks
 from chunkwise.engine.runner import ChunkRunner, Computed
-from chunkwise.store import jobs
+from chunkwise.store import jobs, recording
 from chunkwise.worker.node import build_worker_app
 from chunkwise.workloads import get_workload
 from tests.live import LiveSystem
@@ -33,7 +34,7 @@ def test_the_seed_example_rises_to_16_chunks_and_counts_17984(live: LiveSystem) 
     # When we poll it to the end
     seen: list[int] = []
 
-    def finished() -> dict[str, object] | None:
+    def finished() -> dict[str, Any] | None:
         job = live.job(job_id)
         seen.append(job["progress"]["completed"])
         return job if job["state"] in ("SUCCESS", "FAILURE") else None
@@ -122,7 +123,7 @@ def test_a_redelivery_mid_job_counts_once(live: LiveSystem) -> None:
 
 def test_a_chunk_that_raises_fails_the_job_with_its_message(live: LiveSystem) -> None:
     # Given a job whose chunk 1 is malformed, delivered to the real workers
-    specs = [{"lo": 1, "hi": 10}, {"lo": "not a number", "hi": 20}]
+    specs: list[dict[str, Any]] = [{"lo": 1, "hi": 10}, {"lo": "not a number", "hi": 20}]
     with live.store.writer() as session:
         job = jobs.create_job(session, kind="sum_range", params={"n": 20}, specs=specs)
     publish_chunks(build_worker_app(live.settings, live.store), job_id=job.id, count=len(specs))
@@ -314,7 +315,7 @@ def test_a_chunk_computed_across_the_cancel_is_ignored(live: LiveSystem) -> None
 
     # When that chunk's partial arrives, and then a fresh delivery of chunk 1
     with live.store.writer() as session:
-        start = jobs.start_chunk(session, job_id=job.id, index=0, max_attempts=5)
+        start = recording.start_chunk(session, job_id=job.id, index=0, max_attempts=5)
     assert start is not None
     runner.record(start.job, get_workload("sum_range"), 0, Computed(1275), "late")
     task = build_worker_app(live.settings, live.store).tasks[RUN_CHUNK_TASK]

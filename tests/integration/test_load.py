@@ -7,7 +7,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from tests.live import LiveSystem
+
+pytestmark = pytest.mark.integration
 
 BENCH_LOAD = Path(__file__).resolve().parents[2] / "bench" / "load.py"
 

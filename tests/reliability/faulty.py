@@ -7,9 +7,10 @@ from __future__ import annotations
 import os
 import signal
 import time
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -37,14 +38,41 @@ def chunk_events(log_dir: Path, index: int, event: str) -> list[float]:
     return [float(line[0]) for line in lines if line[1] == event]
 
 
-class SlowParams(BaseModel):
+class LoggedParams(BaseModel):
+    """What every kind here takes: the folder its chunks log to."""
+
     model_config = ConfigDict(extra="forbid")
-    n: int
-    chunk_s: float
     log_dir: str
 
 
-class SlowPrimeCount(Workload[SlowParams]):
+P = TypeVar("P", bound=LoggedParams)
+
+
+class Logged(Workload[P]):
+    """A kind whose every chunk carries its index and the job's params, logs its start, and
+    whose result counts the chunks (each returns 1)."""
+
+    def split(self, params: P, chunks: int) -> list[Chunk]:
+        return [{"index": i, **params.model_dump()} for i in range(chunks)]
+
+    def run_chunk(self, chunk: Chunk) -> Partial:
+        log_event(chunk["log_dir"], chunk["index"], "start")
+        return self.compute(chunk)
+
+    @abstractmethod
+    def compute(self, chunk: Chunk) -> Partial:
+        """The chunk's partial, once its start is logged."""
+
+    def combine(self, params: P, partials: Sequence[Partial]) -> dict[str, Any]:
+        return {"ok": sum(partials)}
+
+
+class SlowParams(LoggedParams):
+    n: int
+    chunk_s: float
+
+
+class SlowPrimeCount(Logged[SlowParams]):
     """prime_count whose every chunk also sleeps `chunk_s` seconds (in short naps)."""
 
     kind = "slow_prime_count"
@@ -53,12 +81,11 @@ class SlowPrimeCount(Workload[SlowParams]):
 
     def split(self, params: SlowParams, chunks: int) -> list[Chunk]:
         return [
-            {"index": i, "lo": lo, "hi": hi, "chunk_s": params.chunk_s, "log_dir": params.log_dir}
+            {"index": i, "lo": lo, "hi": hi, **params.model_dump()}
             for i, (lo, hi) in enumerate(contiguous_ranges(1, params.n, chunks))
         ]
 
-    def run_chunk(self, chunk: Chunk) -> Partial:
-        log_event(chunk["log_dir"], chunk["index"], "start")
+    def compute(self, chunk: Chunk) -> Partial:
         deadline = time.monotonic() + chunk["chunk_s"]
         while time.monotonic() < deadline:
             time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
@@ -70,84 +97,53 @@ class SlowPrimeCount(Workload[SlowParams]):
         return {"prime_count": sum(partials)}
 
 
-class FlakyParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FlakyParams(LoggedParams):
     fail_times: int
-    log_dir: str
 
 
-class Flaky(Workload[FlakyParams]):
+class Flaky(Logged[FlakyParams]):
     """Each chunk loses its 'connection' on its first `fail_times` attempts, then succeeds."""
 
     kind = "flaky"
     description = "Fails transiently, for retry tests."
     params_model = FlakyParams
 
-    def split(self, params: FlakyParams, chunks: int) -> list[Chunk]:
-        return [
-            {"index": i, "fail_times": params.fail_times, "log_dir": params.log_dir}
-            for i in range(chunks)
-        ]
-
-    def run_chunk(self, chunk: Chunk) -> Partial:
-        log_event(chunk["log_dir"], chunk["index"], "start")
+    def compute(self, chunk: Chunk) -> Partial:
         attempts = len(chunk_events(Path(chunk["log_dir"]), chunk["index"], "start"))
         if attempts <= chunk["fail_times"]:
             raise ConnectionError(f"connection lost (injected, attempt {attempts})")
         return 1
 
-    def combine(self, params: FlakyParams, partials: Sequence[Partial]) -> dict[str, Any]:
-        return {"ok": sum(partials)}
 
-
-class BrokenParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class BrokenParams(LoggedParams):
     bad_index: int
     chunk_s: float
-    log_dir: str
 
 
-class Broken(Workload[BrokenParams]):
+class Broken(Logged[BrokenParams]):
     """Chunk `bad_index` has a bug (divides by zero); the others sleep `chunk_s`."""
 
     kind = "broken"
     description = "Fails deterministically, for failure tests."
     params_model = BrokenParams
 
-    def split(self, params: BrokenParams, chunks: int) -> list[Chunk]:
-        return [
-            {
-                "index": i,
-                "bad": i == params.bad_index,
-                "chunk_s": params.chunk_s,
-                "log_dir": params.log_dir,
-            }
-            for i in range(chunks)
-        ]
-
-    def run_chunk(self, chunk: Chunk) -> Partial:
-        log_event(chunk["log_dir"], chunk["index"], "start")
-        if chunk["bad"]:
+    def compute(self, chunk: Chunk) -> Partial:
+        if chunk["index"] == chunk["bad_index"]:
             return divide(1, 0)
         time.sleep(chunk["chunk_s"])
         return 1
-
-    def combine(self, params: BrokenParams, partials: Sequence[Partial]) -> dict[str, Any]:
-        return {"ok": sum(partials)}
 
 
 def divide(a: int, b: int) -> float:
     return a / b
 
 
-class PoisonParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PoisonParams(LoggedParams):
     bad_index: int
     how: str
-    log_dir: str
 
 
-class Poison(Workload[PoisonParams]):
+class Poison(Logged[PoisonParams]):
     """Chunk `bad_index` can never be recorded: it returns a numpy scalar (`how` =
     "unstorable") or kills its own process (`how` = "suicide"); the others return 1."""
 
@@ -155,19 +151,9 @@ class Poison(Workload[PoisonParams]):
     description = "A chunk that can never be recorded, for attempt-limit tests."
     params_model = PoisonParams
 
-    def split(self, params: PoisonParams, chunks: int) -> list[Chunk]:
-        return [
-            {"index": i, "bad": i == params.bad_index, "how": params.how, "log_dir": params.log_dir}
-            for i in range(chunks)
-        ]
-
-    def run_chunk(self, chunk: Chunk) -> Partial:
-        log_event(chunk["log_dir"], chunk["index"], "start")
-        if not chunk["bad"]:
+    def compute(self, chunk: Chunk) -> Partial:
+        if chunk["index"] != chunk["bad_index"]:
             return 1
         if chunk["how"] == "suicide":
             os.kill(os.getpid(), signal.SIGKILL)
         return np.int64(1)
-
-    def combine(self, params: PoisonParams, partials: Sequence[Partial]) -> dict[str, Any]:
-        return {"ok": sum(partials)}

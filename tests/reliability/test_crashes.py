@@ -63,7 +63,7 @@ def test_a_sigkilled_worker_loses_nothing(system: LiveSystem, log_dir: Path) -> 
 
     # When the whole worker (main process and pool) is SIGKILLed mid-chunk
     killed_at = time.time()
-    system.kill(victim)
+    system.kill_worker(victim)
 
     # Then its chunk runs again on the other worker within 5 s (the lease as shipped)
     assert (system.settings.worker_ttl_s, system.settings.worker_heartbeat_s) == (
@@ -133,12 +133,12 @@ def test_the_api_killed_and_restarted_mid_job(system: LiveSystem, log_dir: Path)
     wait_for(lambda: system.job(job_id)["state"] == "PROGRESS", timeout_s=30, what="progress")
 
     # When the API is SIGKILLed, the workers go on without it
-    system.kill("api")
+    system.kill_api()
     killed_at = time.monotonic()
 
     def completed() -> int:
         with system.store.reader() as session:
-            job = jobs.get_job(session, uuid.UUID(job_id))
+            job = jobs.get_job(session, job_id=uuid.UUID(job_id))
         assert job is not None
         return job.completed_chunks
 
@@ -146,7 +146,7 @@ def test_the_api_killed_and_restarted_mid_job(system: LiveSystem, log_dir: Path)
     wait_for(lambda: completed() > before, timeout_s=30, what="chunks done with the API down")
 
     # Then a new API process knows the job and sees it finish
-    system.spawn_api("api-again")
+    system.spawn_api()
     wait_for(system.api_answers, timeout_s=30, what="the API to answer again")
     print(f"\nAPI restart: answering again {time.monotonic() - killed_at:.2f} s after the kill")
     assert system.job(job_id)["state"] in ("PROGRESS", "SUCCESS")

@@ -6,10 +6,13 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 
 from chunkwise.store import jobs
 from tests.reliability.conftest import SystemFactory
 from tests.waiting import wait_for
+
+pytestmark = pytest.mark.integration
 
 
 def test_a_finished_job_expires_and_a_running_one_stays(

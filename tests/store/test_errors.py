@@ -7,17 +7,27 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, text, update
+from sqlalchemy import (
+    BindParameter,
+    Connection,
+    Engine,
+    bindparam,
+    create_engine,
+    event,
+    text,
+    update,
+)
 from sqlalchemy.exc import StatementError
 
 from chunkwise.config import Settings
 from chunkwise.errors import StoreOutageError, StoreUnavailableError
+from chunkwise.launcher import free_port
 from chunkwise.store import Chunk, Store, jobs
 from chunkwise.store import db as store_db
 from chunkwise.store.db import STORE_DOES_NOT_ANSWER, is_transient, is_unavailable
-from tests.live import free_port
 from tests.store.conftest import POSTGRES_URL
 
 Statement = Callable[[Connection], object]
@@ -49,52 +59,6 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
         connection.exec_driver_sql("INSERT INTO t VALUES (1, 'one')")
     yield engine
     engine.dispose()
-
-
-def too_many_variables(connection: Connection) -> object:
-    query = text("SELECT x FROM t WHERE x IN :xs").bindparams(bindparam("xs", expanding=True))
-    return connection.execute(query, {"xs": list(range(11))})
-
-
-def duplicate_key(connection: Connection) -> object:
-    return connection.exec_driver_sql("INSERT INTO t VALUES (1, 'again')")
-
-
-def sqlite_value_too_big(connection: Connection) -> object:
-    return connection.execute(text("SELECT :s"), {"s": "x" * 2_000})
-
-
-def wrong_bindings(connection: Connection) -> object:
-    return connection.exec_driver_sql("SELECT ?", (1, 2))
-
-
-def syntax_error(connection: Connection) -> object:
-    return connection.exec_driver_sql("SELEC 1")
-
-
-def unstorable_partial(connection: Connection) -> object:
-    """What recording a numpy scalar or any non-JSON partial raises: a StatementError."""
-    return connection.execute(update(Chunk).values(partial=object()))
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        too_many_variables,
-        duplicate_key,
-        sqlite_value_too_big,
-        wrong_bindings,
-        syntax_error,
-        unstorable_partial,
-    ],
-)
-def test_deterministic_sqlite_errors_are_not_transient(
-    sqlite_engine: Engine, statement: Statement
-) -> None:
-    exc = raised(sqlite_engine, statement)
-    assert isinstance(exc, StatementError)
-    assert not is_transient(exc)
-    assert not is_unavailable(exc)
 
 
 def test_a_sqlite_file_locked_by_another_writer_is_transient(sqlite_engine: Engine) -> None:
@@ -167,44 +131,6 @@ def pg_engine() -> Iterator[Engine]:
     engine.dispose()
 
 
-def pg_too_many_parameters(connection: Connection) -> object:
-    query = text("SELECT 1 WHERE 1 IN :xs").bindparams(bindparam("xs", expanding=True))
-    return connection.execute(query, {"xs": list(range(70_000))})
-
-
-def pg_duplicate_key(connection: Connection) -> object:
-    return connection.exec_driver_sql("INSERT INTO chunkwise_errors_t VALUES (1)")
-
-
-def pg_bad_data(connection: Connection) -> object:
-    return connection.exec_driver_sql("SELECT 'x'::integer")
-
-
-def pg_cancelled_by_timeout(connection: Connection) -> object:
-    connection.exec_driver_sql("SET statement_timeout = 10")
-    return connection.exec_driver_sql("SELECT pg_sleep(1)")
-
-
-@pytest.mark.parametrize(
-    "statement",
-    [
-        pg_too_many_parameters,
-        pg_duplicate_key,
-        pg_bad_data,
-        syntax_error,
-        pg_cancelled_by_timeout,
-        unstorable_partial,
-    ],
-)
-def test_deterministic_postgresql_errors_are_not_transient(
-    pg_engine: Engine, statement: Statement
-) -> None:
-    exc = raised(pg_engine, statement)
-    assert isinstance(exc, StatementError)
-    assert not is_transient(exc)
-    assert not is_unavailable(exc)
-
-
 def test_a_connection_the_server_terminates_is_transient(pg_engine: Engine) -> None:
     with pg_engine.connect() as victim, pg_engine.connect() as admin:
         pid = victim.exec_driver_sql("SELECT pg_backend_pid()").scalar()
@@ -244,3 +170,59 @@ def test_a_refused_connection_is_unavailable_without_naming_host_or_user(
     assert str(caught.value) == STORE_DOES_NOT_ANSWER
     assert is_transient(caught.value)
     assert "refused" in caplog.text.lower()
+
+
+# Deterministic errors, on each backend ---------------------------------------------------
+
+EXPANDING_IN: BindParameter[Any] = bindparam("xs", expanding=True)
+
+
+def unstorable_partial(connection: Connection) -> object:
+    """What recording a numpy scalar or any non-JSON partial raises: a StatementError."""
+    return connection.execute(update(Chunk).values(partial=object()))
+
+
+def cancelled_by_timeout(connection: Connection) -> object:
+    connection.exec_driver_sql("SET statement_timeout = 10")
+    return connection.exec_driver_sql("SELECT pg_sleep(1)")
+
+
+DETERMINISTIC: dict[str, dict[str, Statement]] = {
+    "sqlite": {
+        "too many variables": lambda c: c.execute(
+            text("SELECT x FROM t WHERE x IN :xs").bindparams(EXPANDING_IN),
+            {"xs": list(range(11))},
+        ),
+        "duplicate key": lambda c: c.exec_driver_sql("INSERT INTO t VALUES (1, 'again')"),
+        "value too big": lambda c: c.execute(text("SELECT :s"), {"s": "x" * 2_000}),
+        "wrong bindings": lambda c: c.exec_driver_sql("SELECT ?", (1, 2)),
+        "syntax error": lambda c: c.exec_driver_sql("SELEC 1"),
+        "unstorable partial": unstorable_partial,
+    },
+    "postgresql": {
+        "too many parameters": lambda c: c.execute(
+            text("SELECT 1 WHERE 1 IN :xs").bindparams(EXPANDING_IN),
+            {"xs": list(range(70_000))},
+        ),
+        "duplicate key": lambda c: c.exec_driver_sql("INSERT INTO chunkwise_errors_t VALUES (1)"),
+        "bad data": lambda c: c.exec_driver_sql("SELECT 'x'::integer"),
+        "syntax error": lambda c: c.exec_driver_sql("SELEC 1"),
+        "cancelled by timeout": cancelled_by_timeout,
+        "unstorable partial": unstorable_partial,
+    },
+}
+ENGINE_FIXTURE = {"sqlite": "sqlite_engine", "postgresql": "pg_engine"}
+
+
+@pytest.mark.parametrize(
+    ("backend", "what"),
+    [(backend, what) for backend, statements in DETERMINISTIC.items() for what in statements],
+)
+def test_deterministic_errors_are_not_transient(
+    request: pytest.FixtureRequest, backend: str, what: str
+) -> None:
+    engine: Engine = request.getfixturevalue(ENGINE_FIXTURE[backend])
+    exc = raised(engine, DETERMINISTIC[backend][what])
+    assert isinstance(exc, StatementError)
+    assert not is_transient(exc)
+    assert not is_unavailable(exc)
