@@ -1,4 +1,5 @@
-# `make run` starts chunkwise on this machine; `make test` runs the whole gate.
+# `make run` starts chunkwise on this machine; `make test` runs the whole gate; `make unit`
+# runs the tests that start no process (see tests/process_guard.py), in well under a minute.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -10,6 +11,9 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev lint typecheck
 	$(BIN)/pytest
+
+unit: $(VENV)/.installed-dev
+	$(BIN)/pytest --unit -q -rfE
 
 CODE := $(wildcard src tests bench)
 

@@ -1,4 +1,5 @@
-"""Fixtures for every test folder; a folder's own conftest may override them."""
+"""Fixtures for every test folder (a folder's own conftest may override them), and the
+plugins every run loads."""
 
 from __future__ import annotations
 
@@ -7,12 +8,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from chunkwise.config import Settings
 from chunkwise.store import Store
+from tests.memory_broker import empty_queue, memory_celery_app
 from tests.store.conftest import POSTGRES_URL
+
+pytest_plugins = ["pytester", "tests.process_guard"]
+"""`pytester` runs pytest inside a test; `tests.process_guard` adds `pytest --unit`, the unit
+loop, which may start no process."""
 
 
 @pytest.fixture
@@ -23,6 +30,17 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.create_schema()
     yield store
     store.dispose()
+
+
+@pytest.fixture
+def memory_celery() -> Iterator[Celery]:
+    """A Celery app on kombu's in-memory transport, its chunk queue empty at the start and
+    emptied again at the end (see tests/memory_broker.py)."""
+    app = memory_celery_app()
+    empty_queue(app)
+    yield app
+    empty_queue(app)
+    app.close()
 
 
 @pytest.fixture

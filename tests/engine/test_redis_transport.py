@@ -3,7 +3,7 @@ and still moves messages as kombu's own does. Real Valkey (embedded)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,8 @@ from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
 from chunkwise.engine.celery_app import create_celery
 from chunkwise.engine.redis_transport import Channel, Transport
+
+pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
@@ -32,7 +34,7 @@ def test_messages_move_with_one_command_client_per_channel(
     broker_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     built = []
-    create_client = Channel._create_client
+    create_client: Callable[..., Any] = Channel._create_client
 
     def counting(self: Channel, *args: Any, **kwargs: Any) -> Any:
         built.append(args)

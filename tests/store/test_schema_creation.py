@@ -8,9 +8,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect
 
 from chunkwise.store.models import Base
+
+pytestmark = pytest.mark.integration
 
 PROCESSES = 4
 ROUNDS = 3
