@@ -61,8 +61,15 @@ def api(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default CHUNKWISE_API_PORT.")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    access_log: Annotated[
+        bool, typer.Option(help="Log every request (a line each, which costs under load).")
+    ] = False,
 ) -> None:
-    """Run the HTTP API alone (the broker and database come from settings)."""
+    """Run the HTTP API alone (the broker and database come from settings).
+
+    uvicorn's "auto" loop and HTTP parser are uvloop and httptools, the fast ones, when
+    installed (uvicorn[standard]), and asyncio and h11 otherwise.
+    """
     import uvicorn
 
     from chunkwise.api import create_app
@@ -76,6 +83,9 @@ def api(
         host=settings.api_host,
         port=settings.api_port if port is None else port,
         log_level=log_level,
+        access_log=access_log,
+        loop="auto",
+        http="auto",
     )
 
 

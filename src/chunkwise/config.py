@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         "any; empty means localhost, 127.0.0.1, ::1 and API_HOST (unless 0.0.0.0 or ::).",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+    finished_cache_entries: int = Field(
+        default=1000,
+        ge=0,
+        description="Finished jobs whose answers an API process keeps in memory (they never "
+        "change); least recently read go first, 0 keeps none.",
+    )
 
     # Admission: what one job may ask for, and how much unfinished work the system takes.
     max_chunks: int = Field(default=128, ge=1, description="Largest chunk count a job may ask for.")

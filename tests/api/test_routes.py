@@ -283,6 +283,25 @@ def test_result_items_are_409_until_success_then_paged(api: Api) -> None:
     assert (last["items"], last["next_offset"]) == ([73, 79, 83, 89, 97], None)
 
 
+def test_a_result_page_carries_an_etag_and_is_revalidated(api: Api) -> None:
+    job_id = api.submitted("prime_list", chunks=3, end=100)
+    api.compute_published()
+    first = api.http.get(f"/api/jobs/{job_id}/result", params={"limit": 5})
+    etag = first.headers["etag"]
+
+    held = api.http.get(
+        f"/api/jobs/{job_id}/result", params={"limit": 5}, headers={"If-None-Match": etag}
+    )
+    other_page = api.http.get(
+        f"/api/jobs/{job_id}/result", params={"offset": 5}, headers={"If-None-Match": etag}
+    )
+
+    assert first.json()["items"] == [2, 3, 5, 7, 11]
+    assert first.headers["cache-control"] == "private, no-cache"
+    assert (held.status_code, held.content, held.headers["etag"]) == (304, b"", etag)
+    assert other_page.status_code == 200 and other_page.headers["etag"] != etag
+
+
 def test_the_whole_result_downloads_as_text(api: Api) -> None:
     job_id = api.submitted("prime_list", chunks=2, start=10, end=30)
     api.compute_published()

@@ -20,6 +20,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from chunkwise import __version__
 from chunkwise.api.cross_site import CrossSiteGuardMiddleware
+from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
 from chunkwise.api.routes import jobs, results, system
 from chunkwise.config import Settings, get_settings
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.celery = celery
+    app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
     app.include_router(jobs.router)
     app.include_router(results.router)
     app.include_router(system.router)

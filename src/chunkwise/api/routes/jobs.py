@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.conditional import NOT_MODIFIED, IfNoneMatch
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
 from chunkwise.api.expiry import describe_expiry
+from chunkwise.api.finished_jobs import (
+    UNFINISHED_CACHE_CONTROL,
+    FinishedBody,
+    FinishedJobCache,
+    finished_body,
+)
 from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
 from chunkwise.config import Settings
 from chunkwise.engine import cancel_job, submit_job
 from chunkwise.engine.admission import AdmissionBounds
 from chunkwise.errors import InvalidJobError, JobNotFoundError
-from chunkwise.store import Job, jobs, retention
+from chunkwise.store import Job, Store, jobs, retention
 from chunkwise.store.models import utcnow
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -34,6 +44,11 @@ ERRORS = {
     },
     503: {"model": ErrorBody, "description": "Broker or store unreachable"},
 }
+
+JSON = "application/json"
+JOB_VIEW = TypeAdapter(JobView)
+"""Encodes a JobView as FastAPI encodes a route's return value, to the same bytes."""
+UNFINISHED_HEADERS = {"Cache-Control": UNFINISHED_CACHE_CONTROL}
 
 
 @router.post(
@@ -87,18 +102,47 @@ def list_jobs(
     )
 
 
-@router.get("/{job_id}", responses={404: ERRORS[404], 503: ERRORS[503]})
-def get_job(job_id: str, store: StoreDep, settings: SettingsDep) -> JobView:
-    """A job's state, progress and, once finished, its result or error."""
+@router.get(
+    "/{job_id}",
+    response_model=JobView,
+    responses={304: NOT_MODIFIED, 404: ERRORS[404], 503: ERRORS[503]},
+)
+async def get_job(job_id: str, request: Request, if_none_match: IfNoneMatch = None) -> Response:
+    """A job's state, progress and, once finished, its result or error.
+
+    An ended job's answer never changes: it carries an ETag and may be kept until the
+    job expires (Cache-Control); a running job's answer is never to be kept.
+    """
     job_uuid = parse_job_id(job_id)
+    state = request.app.state
+    finished_jobs: FinishedJobCache = state.finished_jobs
+    now = time.time()
+    finished = finished_jobs.get(job_uuid, now=now)
+    if finished is None:
+        read = await run_in_threadpool(read_job_body, state.store, job_uuid, state.settings, now)
+        if not isinstance(read, FinishedBody):
+            return Response(read, media_type=JSON, headers=UNFINISHED_HEADERS)
+        finished = read
+        finished_jobs.put(job_uuid, finished)
+    return finished.response(now=now, if_none_match=if_none_match)
+
+
+def read_job_body(
+    store: Store, job_id: uuid.UUID, settings: Settings, now: float
+) -> bytes | FinishedBody:
+    """The job's encoded answer, read at `now`: a `FinishedBody` once the job has ended."""
     with store.reader() as session:
-        job = jobs.get_job(session, job_id=job_uuid)
-        tombstone = retention.expired_job(session, job_id=job_uuid) if job is None else None
+        job = jobs.get_job(session, job_id=job_id)
+        tombstone = retention.expired_job(session, job_id=job_id) if job is None else None
     if tombstone is not None:
         raise JobNotFoundError(describe_expiry(tombstone, result_ttl_s=settings.result_ttl_s))
     if job is None:
         raise JobNotFoundError(f"no job with id {job_id}")
-    return job_view(job)
+    body = JOB_VIEW.dump_json(job_view(job))
+    if not job.state.is_terminal or job.finished_at is None:
+        return body
+    expires_at = job.finished_at.timestamp() + settings.result_ttl_s
+    return finished_body(body, expires_at=expires_at, now=now)
 
 
 @router.post("/{job_id}/cancel", responses={k: ERRORS[k] for k in (403, 404, 409, 503)})
