@@ -24,6 +24,16 @@ lint: $(VENV)/.installed-dev
 typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
+# `make bench-tools` installs the programs bench/ measures against when they are missing:
+# primesieve (prime counting) and wrk (HTTP load), both Debian packages.
+BENCH_TOOLS := primesieve wrk
+
+.PHONY: bench-tools
+bench-tools:
+	@missing=""; for tool in $(BENCH_TOOLS); do command -v $$tool >/dev/null || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then echo "already installed: $(BENCH_TOOLS)"; \
+	else $$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y $$missing; fi
+
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chunkwise needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)

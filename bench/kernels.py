@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from functools import partial
 
 from chunkwise.workloads import get_workload
 from chunkwise.workloads.prime_kernels import count_primes_between, list_primes_trial_division
+from primesieve_cli import primesieve_seconds  # bench/primesieve_cli.py, beside this script
 
 MiB = 1024 * 1024
 
@@ -57,18 +57,6 @@ def best_seconds(run: Callable[[], object], repeats: int) -> float:
         run()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def primesieve_seconds(lo: int, hi: int, threads: int = 1) -> float | None:
-    """primesieve's own timing of counting the primes in [lo, hi] on `threads` threads."""
-    if shutil.which("primesieve") is None:
-        return None
-    command = ["primesieve", str(lo), str(hi), "--count", f"-t{threads}", "-q", "--time"]
-    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        if line.startswith("Seconds:"):
-            return float(line.split()[1])
-    raise RuntimeError(f"primesieve printed no time: {out!r}")
 
 
 def sci(x: int) -> str:

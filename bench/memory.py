@@ -53,13 +53,18 @@ def main() -> None:
 
 def measure_tree(root: int) -> list[Process]:
     """The root process and all its descendants, each with its role and memory."""
+    return [Process(pid, role, *smaps_rollup(pid)) for pid, role in process_tree(root)]
+
+
+def process_tree(root: int) -> list[tuple[int, str]]:
+    """The root process and all its descendants, breadth first, each with its role."""
     children = child_map()
-    found: list[Process] = []
+    found: list[tuple[int, str]] = []
     pending = [(root, "")]
     while pending:
         pid, parent_role = pending.pop(0)
         role = role_of(pid, parent_role)
-        found.append(Process(pid, role, *smaps_rollup(pid)))
+        found.append((pid, role))
         pending.extend((child, role) for child in sorted(children.get(pid, [])))
     return found
 
@@ -103,6 +108,14 @@ def smaps_rollup(pid: int) -> tuple[int, int, int]:
         if len(parts) == 2 and parts[1] == "kB":
             fields[name] = int(parts[0]) * KiB
     return fields["Rss"], fields["Pss"], fields["Private_Clean"] + fields["Private_Dirty"]
+
+
+def peak_rss(pid: int) -> int:
+    """The most resident memory the process has held since it started (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * KiB
+    raise RuntimeError(f"/proc/{pid}/status has no VmHWM")
 
 
 def print_table(processes: list[Process], *, workers: int) -> None:
