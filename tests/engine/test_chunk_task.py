@@ -133,6 +133,7 @@ def test_a_store_outage_puts_the_chunk_back_on_the_queue(
 
     with pytest.MonkeyPatch.context() as outage:
         outage.setattr(store, "writer", store_down)
+        outage.setattr(store, "write_connection", store_down)
         result = bench.task.apply(args=(str(job_id), 0), task_id=chunk_task_id(job_id, 0))
 
     assert result.state == "REJECTED"
@@ -151,7 +152,7 @@ def test_a_lost_process_with_attempts_left_is_requeued_and_its_job_runs_on(
     bench.request(job_id, 0, delivery).on_failure(failure_of(lambda: _lose_process()))
 
     assert (delivery.acked, delivery.rejected) == (0, [True])
-    assert stored(store, job_id).state == "STARTED"
+    assert stored(store, job_id).state == "PENDING"  # started, nothing recorded yet
     assert bench.revoked == []
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from chunkwise.engine.runner import ERROR_MAX_BYTES, ChunkOutcome, ChunkRunner, headline
 from chunkwise.errors import StoreOutageError, StoreUnavailableError, TransientChunkError
-from chunkwise.store import Store, cache, jobs, recording
+from chunkwise.store import Store, jobs, recording
 from chunkwise.store.models import Job
 from chunkwise.workloads import registry
 from chunkwise.workloads.base import Chunk, Partial, Piece, Workload
@@ -126,10 +126,10 @@ def test_combining_that_fails_fails_the_job(store: Store) -> None:
 def test_a_database_error_in_recording_fails_the_job_without_sql(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken_remember(session: Any, *, entries: Any) -> None:
-        session.execute(text("INSERT INTO no_such_table VALUES (:secret)"), {"secret": "s3cr3t"})
+    def broken_record(connection: Any, **_: Any) -> None:
+        connection.execute(text("INSERT INTO no_such_table VALUES (:secret)"), {"secret": "s3cr3t"})
 
-    monkeypatch.setattr(cache, "remember", broken_remember)
+    monkeypatch.setattr(recording, "record_chunk", broken_record)
     job_id = new_job(store)
     assert run(ChunkRunner(store, {}), job_id) is ChunkOutcome.FAILED_JOB
     error = job(store, job_id).error
@@ -174,7 +174,7 @@ def test_a_store_outage_past_its_bound_gives_the_chunk_back(
     job_id = new_job(store, chunks=1)
     with pytest.raises(StoreOutageError):
         run(ChunkRunner(store, {}, store_outage_s=0.3), job_id)
-    assert job(store, job_id).state == "STARTED"
+    assert job(store, job_id).state == "PENDING"  # started, nothing recorded
 
 
 def test_a_lost_connection_in_the_computation_retries_until_the_attempts_are_used(

@@ -24,7 +24,9 @@ def test_recording_a_chunk_twice_counts_it_once(store: Store) -> None:
     assert (chunk.partial, chunk.worker) == (7, "a")
 
 
-def test_starting_a_chunk_counts_it_reads_its_spec_and_starts_the_job(store: Store) -> None:
+def test_starting_a_chunk_counts_it_and_reads_its_spec_without_writing_its_job(
+    store: Store,
+) -> None:
     job_id = make_job(store)
     with store.writer() as session:
         start = recording.start_chunk(session, job_id=job_id, index=1, max_attempts=5)
@@ -33,7 +35,17 @@ def test_starting_a_chunk_counts_it_reads_its_spec_and_starts_the_job(store: Sto
     assert type(start.job.state) is JobState
     with store.reader() as session:
         job = jobs.get_job(session, job_id=job_id)
-    assert job is not None and job.state == JobState.STARTED and job.started_at is not None
+    assert job is not None and job.state == JobState.PENDING and job.started_at is None
+
+
+def test_the_first_recorded_chunk_moves_the_job_to_progress(store: Store) -> None:
+    job_id = make_job(store)
+    with store.writer() as session:
+        recording.start_chunk(session, job_id=job_id, index=2, max_attempts=5)
+        recording.record_chunk(session, job_id=job_id, index=2, partial=3, worker="w")
+    with store.reader() as session:
+        job = jobs.get_job(session, job_id=job_id)
+    assert job is not None and job.state == JobState.PROGRESS and job.started_at is not None
 
 
 def test_a_chunk_is_started_at_most_max_attempts_times(store: Store) -> None:

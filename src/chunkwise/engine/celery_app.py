@@ -89,6 +89,8 @@ def create_celery(settings: Settings) -> Celery:
         # the store; only its ack is lost, and a late redelivery is skipped as a duplicate.
         worker_cancel_long_running_tasks_on_connection_loss=False,
         worker_send_task_events=False,
+        # No chunk task has a rate limit: the check would cost the main loop per chunk.
+        worker_disable_rate_limits=True,
         worker_hijack_root_logger=False,
     )
     if str(settings.broker_url).split(":", 1)[0] in REDIS_SCHEMES:

@@ -21,6 +21,7 @@ looping forever.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import uuid
@@ -28,7 +29,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
 from sqlalchemy.exc import StatementError
@@ -123,17 +124,17 @@ class ChunkRunner:
         with _failing_job(job_id, index, "could not be prepared"):
             workload = get_workload(start.job.kind)
             pieces = None
-            if isinstance(workload, Cacheable) and self.use_cache and start.job.use_cache:
-                pieces = workload.cache_pieces(start.spec)
+            if self.use_cache and start.job.use_cache and _implements(workload, Cacheable):
+                pieces = cast(Cacheable, workload).cache_pieces(start.spec)
         computed = self._compute(workload, start, index, pieces)
         with _failing_job(job_id, index, "returned a partial that cannot be stored"):
             _check_storable(computed.partial)
         return self.with_store(lambda: self.record(start.job, workload, index, computed, worker))
 
     def _start(self, job_id: uuid.UUID, index: int) -> ChunkStart | None:
-        with self.store.writer() as session:
+        with self.store.write_connection() as connection:
             return recording.start_chunk(
-                session, job_id=job_id, index=index, max_attempts=self.max_attempts
+                connection, job_id=job_id, index=index, max_attempts=self.max_attempts
             )
 
     def _compute(
@@ -189,12 +190,21 @@ class ChunkRunner:
         computed: Computed,
         worker: str,
     ) -> ChunkOutcome:
-        """Record a partial; if it completes the job, combine and finish in the same commit."""
-        with _failing_job(job.id, index, "could not be recorded"), self.store.writer() as session:
-            cache.remember(session, entries=computed.fresh)
-            cache.touch(session, keys=computed.hits)
+        """Record a partial; if it completes the job, combine and finish in the same commit.
+
+        Most chunks neither touch the cache nor complete their job: those run on a bare
+        connection, and an ORM session joins the transaction only when one of those is due.
+        """
+        with (
+            _failing_job(job.id, index, "could not be recorded"),
+            self.store.write_connection() as connection,
+        ):
+            if computed.fresh or computed.hits:
+                with Session(connection) as session:
+                    cache.remember(session, entries=computed.fresh)
+                    cache.touch(session, keys=computed.hits)
             record = recording.record_chunk(
-                session,
+                connection,
                 job_id=job.id,
                 index=index,
                 partial=computed.partial,
@@ -205,9 +215,13 @@ class ChunkRunner:
             )
             if not record.all_done or record.job_state.is_terminal:
                 return ChunkOutcome.RECORDED
-            with _failing_job(job.id, index, "completed the job, but combining failed"):
+            with (
+                _failing_job(job.id, index, "completed the job, but combining failed"),
+                Session(connection) as session,
+            ):
                 result = self._combine(session, job, workload)
-            jobs.finish_job(session, job_id=job.id, result=result)
+            with Session(connection) as session:
+                jobs.finish_job(session, job_id=job.id, result=result)
         return ChunkOutcome.RECORDED
 
     def _combine(self, session: Session, job: JobHeader, workload: Workload[Any]) -> dict[str, Any]:
@@ -265,7 +279,16 @@ class ChunkRunner:
 
 def _item_count(workload: Workload[Any], partial: Any) -> int | None:
     """The partial's item count, kept for paging, for kinds whose result is an item list."""
-    return workload.count_items(partial) if isinstance(workload, ItemList) else None
+    if not _implements(workload, ItemList):
+        return None
+    return cast(ItemList, workload).count_items(partial)
+
+
+@functools.cache
+def _implements(workload: Workload[Any], protocol: type) -> bool:
+    """`isinstance(workload, protocol)`, asked once per kind: checking a runtime protocol
+    looks up each of its members, a cost every chunk would pay again."""
+    return isinstance(workload, protocol)
 
 
 @contextmanager

@@ -5,6 +5,13 @@ chunk has none (`partial IS NULL`) and its job has not ended, and the job's comp
 moves in the same transaction and only when that write happened, so a redelivered chunk,
 or one that finishes after its job was cancelled or failed, changes nothing.
 
+A chunk costs one round trip to start and one to record, whatever the backend's distance:
+the start counts the attempt and reads the chunk with its job in one UPDATE ... RETURNING;
+the record writes the partial and counts it in one statement on PostgreSQL (a writing CTE).
+SQLite, which has no writing CTE, takes two statements, in-process and in one transaction.
+Starting a chunk writes nothing to its job: the job's first recorded chunk moves it to
+PROGRESS, so a job reads PENDING until then.
+
 Every chunk runs these statements, so they are built once, at import: building a
 SQLAlchemy statement costs more than executing it on SQLite.
 """
@@ -16,50 +23,54 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
-from chunkwise.store.jobs import JOB_RUNNING
-from chunkwise.store.models import Chunk, Job, JobState
+from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState
 from chunkwise.store.writes import rows_changed
 
+_JOB_RUNNING = and_(*(Job.state != state for state in sorted(TERMINAL_STATES)))
+"""`store.jobs.JOB_RUNNING` spelled without NOT IN: a list of values is an expanding
+parameter, which SQLAlchemy renders anew on every execution; these are plain binds."""
 _UNRECORDED_CHUNK = (
     Chunk.job_id == bindparam("b_job"),
     Chunk.index == bindparam("b_index"),
     Chunk.partial.is_(None),
 )
-_COUNT_ATTEMPT = (
+
+
+def _of_job(column: Any) -> ColumnElement[Any]:
+    """One column of the chunk's job, as a subquery a chunk statement can return."""
+    return select(column).where(Job.id == bindparam("b_job")).scalar_subquery()
+
+
+# The chunk's kind and spec come from the store, with its job's header: a chunk message
+# carries only (job id, index), so whoever can reach the broker cannot widen a job's range
+# or plant a partial for another one.
+_START_COLUMNS = (
+    _of_job(Job.kind),
+    _of_job(Job.params),
+    _of_job(Job.state),
+    _of_job(Job.created_at),
+    _of_job(Job.use_cache),
+    Chunk.spec,
+    Chunk.attempts,
+)
+_COUNT_START = (
     update(Chunk)
     .where(*_UNRECORDED_CHUNK, Chunk.attempts < bindparam("b_max"))
     .values(attempts=Chunk.attempts + 1)
+    .returning(*_START_COLUMNS)
 )
-# The chunk's kind and spec come from here, in the same query as its job's header: a
-# chunk message carries only (job id, index), so whoever can reach the broker cannot
-# widen a job's range or plant a partial for another one.
-_START = (
-    select(
-        Job.id,
-        Job.kind,
-        Job.params,
-        Job.state,
-        Job.created_at,
-        Job.use_cache,
-        Chunk.spec,
-        Chunk.attempts,
-        Chunk.partial.is_not(None),
-    )
-    .join(Chunk, Chunk.job_id == Job.id)
-    .where(Job.id == bindparam("b_job"), Chunk.index == bindparam("b_index"))
+_READ_UNCOUNTED = select(*_START_COLUMNS, Chunk.partial.is_not(None)).where(
+    Chunk.job_id == bindparam("b_job"), Chunk.index == bindparam("b_index")
 )
-_MARK_STARTED = (
-    update(Job)
-    .where(Job.id == bindparam("b_job"), Job.state == JobState.PENDING)
-    .values(state=JobState.STARTED, started_at=db_now())
-)
+"""For the rare start that is not counted: the chunk is recorded, spent, or missing."""
+
 _WRITE_PARTIAL = (
     update(Chunk)
-    .where(*_UNRECORDED_CHUNK, exists().where(Job.id == bindparam("b_job"), JOB_RUNNING))
+    .where(*_UNRECORDED_CHUNK, exists().where(Job.id == bindparam("b_job"), _JOB_RUNNING))
     .values(
         partial=bindparam("b_partial"),
         worker=bindparam("b_worker"),
@@ -70,7 +81,7 @@ _WRITE_PARTIAL = (
 )
 _COUNT_CHUNK = (
     update(Job)
-    .where(Job.id == bindparam("b_job"), JOB_RUNNING)
+    .where(Job.id == bindparam("b_job"), _JOB_RUNNING)
     .values(
         completed_chunks=Job.completed_chunks + 1,
         cached_chunks=Job.cached_chunks + bindparam("b_cached"),
@@ -79,6 +90,10 @@ _COUNT_CHUNK = (
     )
     .returning(Job.completed_chunks, Job.total_chunks, Job.state)
 )
+_WRITTEN = _WRITE_PARTIAL.returning(Chunk.index).cte("written")
+_WRITE_AND_COUNT = _COUNT_CHUNK.where(exists(_WRITTEN.select()))
+"""PostgreSQL: the partial's write and its count in one statement; a row comes back only
+when both happened."""
 _COUNTS = select(Job.completed_chunks, Job.total_chunks, Job.state).where(
     Job.id == bindparam("b_job")
 )
@@ -118,23 +133,30 @@ class ChunkStart:
 
 
 def start_chunk(
-    session: Session, *, job_id: uuid.UUID, index: int, max_attempts: int
+    session: Session | Connection, *, job_id: uuid.UUID, index: int, max_attempts: int
 ) -> ChunkStart | None:
     """Count a start of chunk `index` and read it with its job (None: no such chunk).
 
-    The start is counted only while the chunk is unrecorded and under `max_attempts`; a
-    PENDING job moves to STARTED. One transaction, three short statements.
+    The start is counted only while the chunk is unrecorded and under `max_attempts`. One
+    statement; a second, a read, only for a start that is not counted.
     """
-    connection = session.connection()
+    connection = _connection(session)
     values = {"b_job": job_id, "b_index": index, "b_max": max_attempts}
-    counted = bool(rows_changed(connection.execute(_COUNT_ATTEMPT, values)))
-    row = connection.execute(_START, values).one_or_none()
+    row = connection.execute(_COUNT_START, values).one_or_none()
+    if row is not None:  # counted, so unrecorded
+        return ChunkStart(_header(job_id, row), row[5], row[6], counted=True, recorded=False)
+    row = connection.execute(_READ_UNCOUNTED, values).one_or_none()
     if row is None:
         return None
-    job = JobHeader(row[0], row[1], row[2], row[3], row[4], row[5])
-    if counted and job.state == JobState.PENDING:
-        connection.execute(_MARK_STARTED, values)
-    return ChunkStart(job, row[6], row[7], counted, bool(row[8]))
+    return ChunkStart(_header(job_id, row), row[5], row[6], counted=False, recorded=bool(row[7]))
+
+
+def _connection(session: Session | Connection) -> Connection:
+    return session if isinstance(session, Connection) else session.connection()
+
+
+def _header(job_id: uuid.UUID, row: Any) -> JobHeader:
+    return JobHeader(job_id, row[0], row[1], row[2], row[3], row[4])
 
 
 @dataclass(frozen=True)
@@ -153,7 +175,7 @@ class ChunkRecord:
 
 
 def record_chunk(
-    session: Session,
+    session: Session | Connection,
     *,
     job_id: uuid.UUID,
     index: int,
@@ -168,7 +190,7 @@ def record_chunk(
     A job that has ended (SUCCESS, FAILURE, CANCELLED) is not counted and gets no new
     partials; on PostgreSQL a partial racing the end's commit may still land, uncounted.
     """
-    connection = session.connection()
+    connection = _connection(session)
     values = {
         "b_job": job_id,
         "b_index": index,
@@ -178,9 +200,13 @@ def record_chunk(
         "b_cached": int(from_cache),
         "b_items": item_count,
     }
-    if rows_changed(connection.execute(_WRITE_PARTIAL, values)):
+    if connection.dialect.name == "postgresql":
+        row = connection.execute(_WRITE_AND_COUNT, values).one_or_none()
+    elif rows_changed(connection.execute(_WRITE_PARTIAL, values)):
         row = connection.execute(_COUNT_CHUNK, values).one_or_none()
-        if row is not None:
-            return ChunkRecord(True, row[0], row[1], row[2])
+    else:
+        row = None
+    if row is not None:
+        return ChunkRecord(True, row[0], row[1], row[2])
     job = connection.execute(_COUNTS, values).one()
     return ChunkRecord(False, job[0], job[1], job[2])

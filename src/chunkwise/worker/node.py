@@ -176,5 +176,6 @@ def run_worker(
             f"--loglevel={loglevel}",
             "--without-gossip",
             "--without-mingle",
+            "--without-heartbeat",  # liveness is the lease in the store, not Celery events
         ]
     )
