@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import database_now, db_now
@@ -48,7 +48,10 @@ def create_job(
     )
     session.add(job)
     session.flush()
-    session.add_all(Chunk(job_id=job.id, index=i, spec=spec) for i, spec in enumerate(specs))
+    # One executemany, not a unit of work per chunk: the API holds SQLite's write lock
+    # while it runs, and workers wait for that lock to record.
+    rows = [{"job_id": job.id, "index": i, "spec": spec} for i, spec in enumerate(specs)]
+    session.execute(insert(Chunk), rows)
     return job
 
 
