@@ -68,6 +68,12 @@ class Settings(BaseSettings):
         "any; empty means localhost, 127.0.0.1, ::1 and API_HOST (unless 0.0.0.0 or ::).",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+    health_probe_interval_s: float = Field(
+        default=0.5,
+        gt=0,
+        description="How often the API probes the broker and the store for /health; a part "
+        "that stops answering shows down within three intervals.",
+    )
     finished_cache_entries: int = Field(
         default=1000,
         ge=0,

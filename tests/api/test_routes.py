@@ -31,6 +31,7 @@ from chunkwise.worker.housekeeping import Retention
 from chunkwise.worker.lease import Lease
 from chunkwise.workloads import workload_kinds
 from tests.memory_broker import take_published
+from tests.waiting import wait_for
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
 """Nothing listens on port 1: a connection is refused at once."""
@@ -327,8 +328,11 @@ def test_health_reports_the_broker_the_store_and_live_workers(api: Api) -> None:
     assert api.http.get("/health").json() == HEALTHY
     assert Lease(api.store, name="node-a", interval_s=1.0, processes=4).beat()
 
-    response = api.http.get("/health")
+    def counted() -> Response | None:
+        response = api.http.get("/health")
+        return response if response.json()["workers"] == 1 else None
 
+    response = wait_for(counted, timeout_s=2.0, what="the next probe to count the node")
     assert response.status_code == 200
     assert (response.json()["workers"], response.json()["processes"]) == (1, 4)
 
@@ -341,8 +345,11 @@ def test_health_is_503_when_the_store_does_not_answer(
 
     monkeypatch.setattr(api.store, "reader", store_down)
 
-    response = api.http.get("/health")
+    def refused() -> Response | None:
+        response = api.http.get("/health")
+        return response if response.status_code == 503 else None
 
+    response = wait_for(refused, timeout_s=2.0, what="/health to show the store down")
     assert response.status_code == 503
     assert response.json() == HEALTHY | {"status": "unavailable", "database": "unreachable"}
 

@@ -109,8 +109,13 @@ def test_the_broker_stopped_and_restarted_mid_job(system: LiveSystem, log_dir: P
             "/api/jobs", json={"kind": "sum_range", "params": {"n": 10}, "chunks": 1}
         )
         assert refused.status_code == 503 and "broker" in refused.json()["detail"]
-        health = http.get("/health")
-        assert health.status_code == 503 and health.json()["broker"] == "unreachable"
+
+        def health_refused() -> httpx.Response | None:
+            response = http.get("/health")
+            return response if response.status_code == 503 else None
+
+        health = wait_for(health_refused, timeout_s=2.0, what="/health to show the broker down")
+        assert health.json()["broker"] == "unreachable"
         assert http.get(f"/api/jobs/{job_id}").status_code == 200
         assert time.monotonic() - started < 8.0
 
@@ -124,7 +129,11 @@ def test_the_broker_stopped_and_restarted_mid_job(system: LiveSystem, log_dir: P
         f"job finished {done_at - restarted_at:.2f} s after the restart"
     )
     assert_exact_and_recorded_once(system, job_id)
-    assert system.http.get("/health").status_code == 200
+    wait_for(
+        lambda: system.http.get("/health").status_code == 200,
+        timeout_s=2.0,
+        what="/health to show the broker back",
+    )
 
 
 def test_the_api_killed_and_restarted_mid_job(system: LiveSystem, log_dir: Path) -> None:

@@ -21,6 +21,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from chunkwise import __version__
 from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.finished_jobs import FinishedJobCache
+from chunkwise.api.health import HealthMonitor
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
 from chunkwise.api.routes import jobs, results, system
 from chunkwise.config import Settings, get_settings
@@ -52,11 +53,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings.workload_limits()  # a bad limit setting stops the start, not the first job
     store = Store(settings.resolved_database_url)
     celery = create_celery(settings)
+    monitor = HealthMonitor(
+        store, celery, ttl_s=settings.worker_ttl_s, interval_s=settings.health_probe_interval_s
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.create_schema()
+        monitor.start()
         yield
+        monitor.stop()
         celery.close()
         store.dispose()
 
@@ -70,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.celery = celery
     app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
+    app.state.health = monitor
     app.include_router(jobs.router)
     app.include_router(results.router)
     app.include_router(system.router)

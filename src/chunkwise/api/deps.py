@@ -7,6 +7,7 @@ from typing import Annotated
 from celery import Celery
 from fastapi import Depends, Request
 
+from chunkwise.api.health import HealthMonitor
 from chunkwise.config import Settings
 from chunkwise.store import Store
 
@@ -26,6 +27,12 @@ def _celery(request: Request) -> Celery:
     return app
 
 
+def _health(request: Request) -> HealthMonitor:
+    monitor: HealthMonitor = request.app.state.health
+    return monitor
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 StoreDep = Annotated[Store, Depends(_store)]
 CeleryDep = Annotated[Celery, Depends(_celery)]
+HealthDep = Annotated[HealthMonitor, Depends(_health)]

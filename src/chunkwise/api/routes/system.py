@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from chunkwise import __version__
-from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
-from chunkwise.api.probes import broker_answers, live_capacity, store_answers
+from chunkwise.api.deps import HealthDep, SettingsDep
 from chunkwise.api.schemas import Health, WorkloadKind
 from chunkwise.workloads import get_workload, workload_kinds
 
@@ -17,20 +17,10 @@ router = APIRouter(tags=["system"])
 
 
 @router.get("/health", responses={503: {"model": Health, "description": "A part is down"}})
-def health(store: StoreDep, celery: CeleryDep, settings: SettingsDep) -> JSONResponse:
-    """Whether the broker and the store answer, and how many workers are alive."""
-    database_ok = store_answers(store)
-    broker_ok = broker_answers(celery)
-    workers, processes = (
-        live_capacity(store, ttl_s=settings.worker_ttl_s) if database_ok else (0, 0)
-    )
-    body = Health(
-        status="ok" if database_ok and broker_ok else "unavailable",
-        workers=workers,
-        processes=processes,
-        broker="ok" if broker_ok else "unreachable",
-        database="ok" if database_ok else "unreachable",
-    )
+async def health(monitor: HealthDep) -> JSONResponse:
+    """Whether the broker and the store answer, and how many workers are alive: what the
+    background probes found, at most HEALTH_PROBE_INTERVAL_S old (`api/health.py`)."""
+    body = monitor.report() if monitor.running else await run_in_threadpool(monitor.report)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
 
