@@ -41,6 +41,7 @@ def up(
 ) -> None:
     """Run the whole system on this machine: broker, workers, API and dashboard."""
     from chunkwise.launcher import LocalSystem
+    from chunkwise.supervisor import install_signal_handlers
 
     settings = get_settings()
     overrides: dict[str, Any] = {}
@@ -49,8 +50,15 @@ def up(
     if port is not None:
         overrides["api_port"] = port
     settings = settings.model_copy(update=overrides)
-    with LocalSystem(settings, processes=workers, console=console) as system:
-        code = system.run()
+    system = LocalSystem(settings, processes=workers, console=console)
+    # Handlers from the start: a Ctrl-C or SIGTERM while the system starts is a stop
+    # request that run() honours at once, not a KeyboardInterrupt mid-start.
+    restore = install_signal_handlers(system.group.request_stop)
+    try:
+        with system:
+            code = system.run()
+    finally:
+        restore()
     raise typer.Exit(code)
 
 
