@@ -69,10 +69,7 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
     health_probe_interval_s: float = Field(
-        default=0.5,
-        gt=0,
-        description="How often the API probes the broker and the store for /health; a part "
-        "that stops answering shows down within three intervals.",
+        default=0.5, gt=0, description="How often the API probes the broker and the store."
     )
     finished_cache_entries: int = Field(
         default=1000,

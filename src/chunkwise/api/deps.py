@@ -1,8 +1,14 @@
-"""Dependencies the routes ask for: settings, the store and the Celery app of this API."""
+"""Dependencies the routes ask for: settings, the store, the Celery app and the health
+monitor of this API, each read from the app's state.
+
+The getters are `async` on purpose: FastAPI runs a sync dependency on a pool thread, a
+hop per dependency per request, for what is an attribute read.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any
 
 from celery import Celery
 from fastapi import Depends, Request
@@ -12,27 +18,14 @@ from chunkwise.config import Settings
 from chunkwise.store import Store
 
 
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+def _app_state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    async def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    return get
 
 
-def _store(request: Request) -> Store:
-    store: Store = request.app.state.store
-    return store
-
-
-def _celery(request: Request) -> Celery:
-    app: Celery = request.app.state.celery
-    return app
-
-
-def _health(request: Request) -> HealthMonitor:
-    monitor: HealthMonitor = request.app.state.health
-    return monitor
-
-
-SettingsDep = Annotated[Settings, Depends(_settings)]
-StoreDep = Annotated[Store, Depends(_store)]
-CeleryDep = Annotated[Celery, Depends(_celery)]
-HealthDep = Annotated[HealthMonitor, Depends(_health)]
+SettingsDep = Annotated[Settings, Depends(_app_state("settings"))]
+StoreDep = Annotated[Store, Depends(_app_state("store"))]
+CeleryDep = Annotated[Celery, Depends(_app_state("celery"))]
+HealthDep = Annotated[HealthMonitor, Depends(_app_state("health"))]
