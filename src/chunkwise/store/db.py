@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chunkwise.errors import StoreOutageError, StoreUnavailableError
 from chunkwise.store.fork_guard import ForkGuard
 from chunkwise.store.models import Base
+from chunkwise.store.schema_additions import add_missing_columns_and_indexes
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class Store:
         return make_url(self.url).get_backend_name()
 
     def create_schema(self) -> None:
-        """Create any missing tables (migrations may replace this later).
+        """Create any missing tables, and add the columns and indexes an older store lacks.
 
         Every process calls this as it starts, often at the same moment on a new
         database, so one creates and the others wait, then find the tables there.
@@ -237,6 +238,7 @@ class Store:
         with self.engine.begin() as connection:
             connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
             Base.metadata.create_all(connection)
+            add_missing_columns_and_indexes(connection, Base.metadata)
 
     def _create_schema_sqlite(self) -> None:
         # BEGIN IMMEDIATE makes the check for missing tables and their creation one
@@ -247,6 +249,7 @@ class Store:
             try:
                 with immediate.begin() as connection:
                     Base.metadata.create_all(connection)
+                    add_missing_columns_and_indexes(connection, Base.metadata)
                 return
             except OperationalError as exc:
                 if attempt == SCHEMA_ATTEMPTS or not is_unavailable(exc):

@@ -135,7 +135,10 @@ class Chunk(Base):
     spec: Mapped[dict[str, Any]]
     partial: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
     worker: Mapped[str | None] = mapped_column(String(255), default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    started_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When a worker last started computing the chunk (each delivery sets it again)."""
+    finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    """When its partial was recorded; indexed for the chunks-per-second of the last minute."""
     cache_hits: Mapped[int] = mapped_column(Integer, default=0)
     """Pieces of this chunk taken from the chunk cache instead of computed."""
     item_count: Mapped[int | None] = mapped_column(Integer, default=None)

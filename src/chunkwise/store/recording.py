@@ -60,7 +60,7 @@ _START_COLUMNS = (
 _COUNT_START = (
     update(Chunk)
     .where(*_UNRECORDED_CHUNK, Chunk.attempts < bindparam("b_max"))
-    .values(attempts=Chunk.attempts + 1)
+    .values(attempts=Chunk.attempts + 1, started_at=db_now())
     .returning(*_START_COLUMNS)
 )
 _READ_UNCOUNTED = select(*_START_COLUMNS, Chunk.partial.is_not(None)).where(
