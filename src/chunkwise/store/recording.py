@@ -19,6 +19,7 @@ SQLAlchemy statement costs more than executing it on SQLite.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,8 +28,8 @@ from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func,
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
+from chunkwise.store.driver_statements import DriverStatement
 from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState
-from chunkwise.store.writes import rows_changed
 
 _JOB_RUNNING = and_(*(Job.state != state for state in sorted(TERMINAL_STATES)))
 """`store.jobs.JOB_RUNNING` spelled without NOT IN: a list of values is an expanding
@@ -97,6 +98,12 @@ when both happened."""
 _COUNTS = select(Job.completed_chunks, Job.total_chunks, Job.state).where(
     Job.id == bindparam("b_job")
 )
+# On SQLite these run on the driver's cursor (`store/driver_statements.py`).
+_COUNTING_START = DriverStatement(_COUNT_START)
+_READING_UNCOUNTED = DriverStatement(_READ_UNCOUNTED)
+_WRITING_PARTIAL = DriverStatement(_WRITE_PARTIAL)
+_COUNTING_CHUNK = DriverStatement(_COUNT_CHUNK)
+_READING_COUNTS = DriverStatement(_COUNTS)
 
 
 @dataclass(frozen=True)
@@ -142,12 +149,14 @@ def start_chunk(
     """
     connection = _connection(session)
     values = {"b_job": job_id, "b_index": index, "b_max": max_attempts}
-    row = connection.execute(_COUNT_START, values).one_or_none()
-    if row is not None:  # counted, so unrecorded
+    counted = _COUNTING_START.execute(connection, values).rows
+    if counted:  # counted, so unrecorded
+        row = counted[0]
         return ChunkStart(_header(job_id, row), row[5], row[6], counted=True, recorded=False)
-    row = connection.execute(_READ_UNCOUNTED, values).one_or_none()
-    if row is None:
+    uncounted = _READING_UNCOUNTED.execute(connection, values).rows
+    if not uncounted:
         return None
+    row = uncounted[0]
     return ChunkStart(_header(job_id, row), row[5], row[6], counted=False, recorded=bool(row[7]))
 
 
@@ -200,13 +209,14 @@ def record_chunk(
         "b_cached": int(from_cache),
         "b_items": item_count,
     }
+    row: Sequence[Any] | None
     if connection.dialect.name == "postgresql":
         row = connection.execute(_WRITE_AND_COUNT, values).one_or_none()
-    elif rows_changed(connection.execute(_WRITE_PARTIAL, values)):
-        row = connection.execute(_COUNT_CHUNK, values).one_or_none()
+    elif _WRITING_PARTIAL.execute(connection, values).rowcount == 1:
+        row = _COUNTING_CHUNK.execute(connection, values).rows[0]
     else:
         row = None
     if row is not None:
         return ChunkRecord(True, row[0], row[1], row[2])
-    job = connection.execute(_COUNTS, values).one()
+    job = _READING_COUNTS.execute(connection, values).rows[0]
     return ChunkRecord(False, job[0], job[1], job[2])
