@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from celery.exceptions import SoftTimeLimitExceeded
+from sqlalchemy import Connection
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
@@ -215,18 +216,16 @@ class ChunkRunner:
             )
             if not record.all_done or record.job_state.is_terminal:
                 return ChunkOutcome.RECORDED
-            with (
-                _failing_job(job.id, index, "completed the job, but combining failed"),
-                Session(connection) as session,
-            ):
-                result = self._combine(session, job, workload)
-            with Session(connection) as session:
-                jobs.finish_job(session, job_id=job.id, result=result)
+            with _failing_job(job.id, index, "completed the job, but combining failed"):
+                result = self._combine(connection, job, workload)
+            jobs.finish_job(connection, job_id=job.id, result=result)
         return ChunkOutcome.RECORDED
 
-    def _combine(self, session: Session, job: JobHeader, workload: Workload[Any]) -> dict[str, Any]:
+    def _combine(
+        self, connection: Connection, job: JobHeader, workload: Workload[Any]
+    ) -> dict[str, Any]:
         params = workload.params_model.model_validate(job.params, context=self.limits)
-        combined = workload.combine(params, results.chunk_partials(session, job_id=job.id))
+        combined = workload.combine(params, results.chunk_partials(connection, job_id=job.id))
         duration_s = (utcnow() - job.created_at).total_seconds()
         return {**combined, "duration_sec": round(duration_s, 3)}
 

@@ -13,17 +13,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import database_now, db_now
+from chunkwise.store.driver_statements import DriverStatement
 from chunkwise.store.models import TERMINAL_STATES, UNFINISHED_STATES, Chunk, Job, JobState
-from chunkwise.store.writes import rows_changed
+from chunkwise.store.writes import connection_of
 
 JOB_RUNNING = Job.state.not_in(sorted(TERMINAL_STATES))
 """SQL: the job has not ended; every write that must leave an ended job alone carries it."""
 JOB_ENDED = Job.state.in_(sorted(TERMINAL_STATES))
 """SQL: the job has ended (SUCCESS, FAILURE or CANCELLED)."""
+JOB_RUNNING_BOUND = and_(*(Job.state != state for state in sorted(TERMINAL_STATES)))
+"""`JOB_RUNNING` spelled without NOT IN, for statements built once: a list of values is an
+expanding parameter, which SQLAlchemy renders anew on every execution; these are plain
+binds."""
 
 
 def create_job(
@@ -78,12 +83,12 @@ def delete_job(session: Session, *, job_id: uuid.UUID) -> None:
     session.connection().execute(delete(Job).where(Job.id == job_id))
 
 
-def finish_job(session: Session, *, job_id: uuid.UUID, result: dict[str, Any]) -> bool:
+def finish_job(session: Session | Connection, *, job_id: uuid.UUID, result: dict[str, Any]) -> bool:
     """Store the result and move the job to SUCCESS, once; False if it had already ended."""
     return _end_job(session, job_id=job_id, state=JobState.SUCCESS, result=result)
 
 
-def fail_job(session: Session, *, job_id: uuid.UUID, error: str) -> bool:
+def fail_job(session: Session | Connection, *, job_id: uuid.UUID, error: str) -> bool:
     """Move the job to FAILURE with its error, once; False if it had already ended."""
     return _end_job(session, job_id=job_id, state=JobState.FAILURE, error=error)
 
@@ -93,19 +98,31 @@ def cancel_job(session: Session, *, job_id: uuid.UUID) -> bool:
     return _end_job(session, job_id=job_id, state=JobState.CANCELLED)
 
 
-def _end_job(session: Session, *, job_id: uuid.UUID, state: JobState, **values: Any) -> bool:
-    now = db_now()
-    result = session.connection().execute(
-        update(Job)
-        .where(Job.id == job_id, JOB_RUNNING)
-        .values(
-            state=state,
-            finished_at=now,
-            started_at=case((Job.started_at.is_(None), now), else_=Job.started_at),
-            **values,
-        )
+_END_JOB = DriverStatement(
+    update(Job)
+    .where(Job.id == bindparam("b_job"), JOB_RUNNING_BOUND)
+    .values(
+        state=bindparam("b_state"),
+        finished_at=db_now(),
+        started_at=func.coalesce(Job.started_at, db_now()),
+        result=bindparam("b_result"),
+        error=bindparam("b_error"),
     )
-    return bool(rows_changed(result))
+)
+"""Built once: the chunk that completes a job ends it on the per-chunk path. Both clocks
+read the statement's one time (SQLite's 'now' and PostgreSQL's statement_timestamp())."""
+
+
+def _end_job(
+    session: Session | Connection,
+    *,
+    job_id: uuid.UUID,
+    state: JobState,
+    result: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> bool:
+    values = {"b_job": job_id, "b_state": state, "b_result": result, "b_error": error}
+    return _END_JOB.execute(connection_of(session), values).rowcount == 1
 
 
 def unrecorded_indices(session: Session, *, job_id: uuid.UUID) -> list[int]:

@@ -24,16 +24,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, exists, func, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
 from chunkwise.store.driver_statements import DriverStatement
-from chunkwise.store.models import TERMINAL_STATES, Chunk, Job, JobState
+from chunkwise.store.jobs import JOB_RUNNING_BOUND
+from chunkwise.store.models import Chunk, Job, JobState
+from chunkwise.store.writes import connection_of
 
-_JOB_RUNNING = and_(*(Job.state != state for state in sorted(TERMINAL_STATES)))
-"""`store.jobs.JOB_RUNNING` spelled without NOT IN: a list of values is an expanding
-parameter, which SQLAlchemy renders anew on every execution; these are plain binds."""
 _UNRECORDED_CHUNK = (
     Chunk.job_id == bindparam("b_job"),
     Chunk.index == bindparam("b_index"),
@@ -71,7 +70,7 @@ _READ_UNCOUNTED = select(*_START_COLUMNS, Chunk.partial.is_not(None)).where(
 
 _WRITE_PARTIAL = (
     update(Chunk)
-    .where(*_UNRECORDED_CHUNK, exists().where(Job.id == bindparam("b_job"), _JOB_RUNNING))
+    .where(*_UNRECORDED_CHUNK, exists().where(Job.id == bindparam("b_job"), JOB_RUNNING_BOUND))
     .values(
         partial=bindparam("b_partial"),
         worker=bindparam("b_worker"),
@@ -82,7 +81,7 @@ _WRITE_PARTIAL = (
 )
 _COUNT_CHUNK = (
     update(Job)
-    .where(Job.id == bindparam("b_job"), _JOB_RUNNING)
+    .where(Job.id == bindparam("b_job"), JOB_RUNNING_BOUND)
     .values(
         completed_chunks=Job.completed_chunks + 1,
         cached_chunks=Job.cached_chunks + bindparam("b_cached"),
@@ -147,7 +146,7 @@ def start_chunk(
     The start is counted only while the chunk is unrecorded and under `max_attempts`. One
     statement; a second, a read, only for a start that is not counted.
     """
-    connection = _connection(session)
+    connection = connection_of(session)
     values = {"b_job": job_id, "b_index": index, "b_max": max_attempts}
     counted = _COUNTING_START.execute(connection, values).rows
     if counted:  # counted, so unrecorded
@@ -158,10 +157,6 @@ def start_chunk(
         return None
     row = uncounted[0]
     return ChunkStart(_header(job_id, row), row[5], row[6], counted=False, recorded=bool(row[7]))
-
-
-def _connection(session: Session | Connection) -> Connection:
-    return session if isinstance(session, Connection) else session.connection()
 
 
 def _header(job_id: uuid.UUID, row: Any) -> JobHeader:
@@ -199,7 +194,7 @@ def record_chunk(
     A job that has ended (SUCCESS, FAILURE, CANCELLED) is not counted and gets no new
     partials; on PostgreSQL a partial racing the end's commit may still land, uncounted.
     """
-    connection = _connection(session)
+    connection = connection_of(session)
     values = {
         "b_job": job_id,
         "b_index": index,

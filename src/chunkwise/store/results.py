@@ -10,16 +10,22 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from chunkwise.store.driver_statements import DriverStatement
 from chunkwise.store.models import Chunk
+from chunkwise.store.writes import connection_of
+
+_PARTIALS = DriverStatement(
+    select(Chunk.partial).where(Chunk.job_id == bindparam("b_job")).order_by(Chunk.index)
+)
+"""Built once: the chunk that completes its job reads them on the per-chunk path."""
 
 
-def chunk_partials(session: Session, *, job_id: uuid.UUID) -> list[Any]:
+def chunk_partials(session: Session | Connection, *, job_id: uuid.UUID) -> list[Any]:
     """Every recorded partial of a job, in chunk order (None where not recorded)."""
-    query = select(Chunk.partial).where(Chunk.job_id == job_id).order_by(Chunk.index)
-    return list(session.scalars(query))
+    return [row[0] for row in _PARTIALS.execute(connection_of(session), {"b_job": job_id}).rows]
 
 
 def chunk_partial(session: Session, *, job_id: uuid.UUID, index: int) -> Any:

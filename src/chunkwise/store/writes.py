@@ -1,5 +1,6 @@
-"""What the store's writes need alike on every backend, written once: how many rows a
-statement changed, and an INSERT that leaves alone the rows whose key is already there.
+"""What the store's writes need alike on every backend, written once: the connection under
+a session, how many rows a statement changed, and an INSERT that leaves alone the rows
+whose key is already there.
 
 Both differ by driver or dialect in a way callers should not see: `Session.execute` types
 its result without a row count (only a DML statement's cursor result has one), and
@@ -11,11 +12,18 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import CursorResult, Insert, Result
+from sqlalchemy import Connection, CursorResult, Insert, Result
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from chunkwise.store.models import Base
+
+
+def connection_of(session: Session | Connection) -> Connection:
+    """The connection a session's statements run on (or the connection itself): the
+    per-chunk path runs its statements on a bare connection, with no ORM session."""
+    return session if isinstance(session, Connection) else session.connection()
 
 
 def rows_changed(result: Result[Any]) -> int:
