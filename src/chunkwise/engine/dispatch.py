@@ -123,13 +123,20 @@ def send_chunks(app: Celery, chunks: Sequence[PendingChunk], *, urgent: bool = F
     """
     priority = chunk_priority(app, urgent=urgent)
     with app.producer_or_acquire() as producer, producer.batch():
-        for chunk in chunks:
+        for position, chunk in enumerate(chunks):
+            job_id = str(chunk.job_id)
             app.send_task(
                 RUN_CHUNK_TASK,
-                args=(str(chunk.job_id), chunk.index),
+                args=(job_id, chunk.index),
                 task_id=chunk_task_id(chunk.job_id, chunk.index),
                 priority=priority,
                 producer=producer,
+                # What Celery would otherwise work out again for every message, at a
+                # fifth of a publish's cost: the arguments' repr for logs and monitors,
+                # and the queue's declaration, which the first message of the batch makes.
+                argsrepr=f"('{job_id}', {chunk.index})",
+                kwargsrepr="{}",
+                declare=None if position == 0 else [],
             )
 
 

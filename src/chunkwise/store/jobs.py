@@ -11,14 +11,22 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from chunkwise.store.clock import database_now, db_now
+from chunkwise.store.clock import db_now
 from chunkwise.store.driver_statements import DriverStatement
-from chunkwise.store.models import TERMINAL_STATES, UNFINISHED_STATES, Chunk, Job, JobState
+from chunkwise.store.models import (
+    TERMINAL_STATES,
+    UNFINISHED_STATES,
+    Chunk,
+    Job,
+    JobState,
+    UTCDateTime,
+)
 from chunkwise.store.writes import connection_of
 
 JOB_RUNNING = Job.state.not_in(sorted(TERMINAL_STATES))
@@ -31,17 +39,55 @@ expanding parameter, which SQLAlchemy renders anew on every execution; these are
 binds."""
 
 
+_CREATING_JOB = DriverStatement(
+    insert(Job)
+    .values(
+        id=bindparam("b_id"),
+        kind=bindparam("b_kind"),
+        params=bindparam("b_params"),
+        state=JobState.PENDING,
+        total_chunks=bindparam("b_total"),
+        completed_chunks=0,
+        cached_chunks=0,
+        use_cache=bindparam("b_use_cache"),
+        created_at=func.coalesce(bindparam("b_created", type_=UTCDateTime()), db_now()),
+    )
+    .returning(Job.created_at)
+)
+"""Built once, and stamped with the time in the same statement: the API holds SQLite's
+write lock while a job is created, and workers wait for that lock to record. The time is
+the database's (`db_now`), but on SQLite Python's reading of the same host clock, which has
+microseconds where SQLite's has milliseconds (see `clock.database_now`)."""
+
+
 def create_job(
-    session: Session,
+    session: Session | Connection,
     *,
     kind: str,
     params: dict[str, Any],
     specs: Sequence[dict[str, Any]],
     use_cache: bool = True,
 ) -> Job:
-    """Add a PENDING job and its chunks; the caller's transaction commits them."""
-    job = Job(
-        id=uuid.uuid4(),
+    """Add a PENDING job and its chunks; the caller's transaction commits them.
+
+    The Job returned is a snapshot of the new row, not attached to any session.
+    """
+    connection = connection_of(session)
+    job_id = uuid.uuid4()
+    values = {
+        "b_id": job_id,
+        "b_kind": kind,
+        "b_params": params,
+        "b_total": len(specs),
+        "b_use_cache": use_cache,
+        "b_created": datetime.now(UTC) if connection.dialect.name == "sqlite" else None,
+    }
+    created_at = _CREATING_JOB.execute(connection, values).rows[0][0]
+    # One executemany, not a unit of work per chunk.
+    rows = [{"job_id": job_id, "idx": i, "spec": spec} for i, spec in enumerate(specs)]
+    connection.execute(insert(Chunk), rows)
+    return Job(
+        id=job_id,
         kind=kind,
         params=params,
         state=JobState.PENDING,
@@ -49,15 +95,12 @@ def create_job(
         completed_chunks=0,
         cached_chunks=0,
         use_cache=use_cache,
-        created_at=database_now(session),
+        result=None,
+        error=None,
+        created_at=created_at,
+        started_at=None,
+        finished_at=None,
     )
-    session.add(job)
-    session.flush()
-    # One executemany, not a unit of work per chunk: the API holds SQLite's write lock
-    # while it runs, and workers wait for that lock to record.
-    rows = [{"job_id": job.id, "index": i, "spec": spec} for i, spec in enumerate(specs)]
-    session.execute(insert(Chunk), rows)
-    return job
 
 
 def get_job(session: Session, *, job_id: uuid.UUID) -> Job | None:
