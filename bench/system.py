@@ -72,13 +72,15 @@ def worker_processes(health: Mapping[str, Any]) -> object:
     return health.get("processes", health.get("workers"))
 
 
-def timed_job(base_url: str, body: dict[str, Any], *, cache: bool = True) -> float:
-    """Seconds from POST to SUCCESS, polling the job's status over HTTP."""
+def timed_job(
+    base_url: str, body: dict[str, Any], *, cache: bool = True, poll_s: float = POLL_S
+) -> float:
+    """Seconds from POST to SUCCESS, polling the job's status over HTTP every `poll_s`."""
     with httpx.Client(base_url=base_url, timeout=30) as http:
         start = time.perf_counter()
         response = http.post("/api/jobs", json=body, params={"cache": str(cache).lower()})
         response.raise_for_status()
-        wait_success(http, response.json()["job_id"])
+        wait_success(http, response.json()["job_id"], poll_s)
         return time.perf_counter() - start
 
 
