@@ -1,105 +1,29 @@
-"""Every route of the API, in this process: FastAPI's TestClient in front of `create_app`
-with a SQLite store of its own and Celery on kombu's in-memory transport. What a route
-publishes is read back off the queue, and chunks are computed by a ChunkRunner here, as
-a worker would compute them."""
+"""Every route of the API, in this process (`tests/api/in_process.py`)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
-from celery import Celery
-from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
 
-from chunkwise.api import create_app
 from chunkwise.config import Settings
-from chunkwise.engine import ChunkRunner
 from chunkwise.engine.celery_app import create_celery
 from chunkwise.errors import StoreUnavailableError
-from chunkwise.store import Job, Store, jobs
+from chunkwise.store import Job
 from chunkwise.store.models import utcnow
 from chunkwise.worker.housekeeping import Retention
 from chunkwise.worker.lease import Lease
 from chunkwise.workloads import workload_kinds
-from tests.memory_broker import take_published
+from tests.api.in_process import Api, ServeInProcess, assert_error
 from tests.waiting import wait_for
 
 UNREACHABLE_BROKER = "redis://127.0.0.1:1/0"
 """Nothing listens on port 1: a connection is refused at once."""
 HEALTHY = {"status": "ok", "workers": 0, "processes": 0, "broker": "ok", "database": "ok"}
-
-
-@dataclass
-class Api:
-    app: FastAPI
-    http: TestClient
-    store: Store
-    settings: Settings
-    broker: Celery
-    """An app on the same in-memory transport: the queue the API publishes to."""
-
-    def submit(self, kind: str = "sum_range", chunks: int = 2, **params: Any) -> Response:
-        body = {"kind": kind, "params": params, "chunks": chunks}
-        response: Response = self.http.post("/api/jobs", json=body)
-        return response
-
-    def submitted(self, kind: str = "sum_range", chunks: int = 2, **params: Any) -> uuid.UUID:
-        response = self.submit(kind, chunks, **params)
-        assert response.status_code == 202, response.text
-        return uuid.UUID(response.json()["job_id"])
-
-    def compute_published(self) -> list[tuple[uuid.UUID, int]]:
-        """Compute every published chunk, as a worker would; returns what was published."""
-        runner = ChunkRunner(self.store, self.settings.workload_limits())
-        taken = [(message.job_id, message.index) for message in take_published(self.broker)]
-        for job_id, index in taken:
-            runner.run(job_id=job_id, index=index, worker="test-worker")
-        return taken
-
-    def job_count(self) -> int:
-        with self.store.reader() as session:
-            return jobs.count_jobs(session)
-
-
-ServeApi = Callable[..., AbstractContextManager[Api]]
-
-
-@pytest.fixture
-def serve(tmp_path: Path, memory_celery: Celery) -> ServeApi:
-    """`with serve(**settings) as api:` an API with those settings over a fresh store."""
-
-    @contextmanager
-    def serving(**overrides: Any) -> Iterator[Api]:
-        store_url = f"sqlite:///{tmp_path / 'api.db'}"
-        fields: dict[str, Any] = {"data_dir": tmp_path, "database_url": store_url}
-        settings = Settings(broker_url="memory://", **(fields | overrides))
-        app = create_app(settings)
-        with TestClient(app, base_url="http://localhost") as http:
-            yield Api(app, http, app.state.store, settings, memory_celery)
-
-    return serving
-
-
-@pytest.fixture
-def api(serve: ServeApi) -> Iterator[Api]:
-    with serve() as served:
-        yield served
-
-
-def assert_error(response: Response, status: int, detail: str, field: str | None) -> None:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert body["detail"].startswith(detail), body
-    assert body["field"] == field
 
 
 def test_a_job_is_accepted_stored_and_its_chunks_published(api: Api) -> None:
@@ -158,7 +82,7 @@ def test_cache_false_is_kept_with_the_job(api: Api) -> None:
     ],
 )
 def test_an_invalid_job_gets_400_and_nothing_is_kept_or_sent(
-    serve: ServeApi, body: dict[str, Any], detail: str, field: str
+    serve: ServeInProcess, body: dict[str, Any], detail: str, field: str
 ) -> None:
     with serve(max_chunks=16, max_queued_chunks=16) as api:
         assert_error(api.http.post("/api/jobs", json=body), 400, detail, field)
@@ -173,14 +97,14 @@ def test_a_body_that_is_not_json_gets_400(api: Api) -> None:
     assert_error(response, 400, "body: not valid JSON", "body")
 
 
-def test_too_many_chunks_names_the_setting(serve: ServeApi) -> None:
+def test_too_many_chunks_names_the_setting(serve: ServeInProcess) -> None:
     with serve(max_chunks=4, max_queued_chunks=4) as api:
         response = api.submit(chunks=5, n=10)
     assert_error(response, 400, "chunks: Input should be less than or equal to 4", "chunks")
     assert "CHUNKWISE_MAX_CHUNKS" in response.json()["detail"]
 
 
-def test_past_the_active_job_bound_a_job_gets_429_with_retry_after(serve: ServeApi) -> None:
+def test_past_the_active_job_bound_a_job_gets_429_with_retry_after(serve: ServeInProcess) -> None:
     with serve(max_active_jobs=1, admission_retry_after_s=9) as api:
         api.submitted(n=10)
         refused = api.submit(n=10)
@@ -212,7 +136,7 @@ def test_a_job_that_does_not_exist_is_404(api: Api) -> None:
     assert "job ids are UUIDs" in api.http.get("/api/jobs/not-a-uuid").json()["detail"]
 
 
-def test_an_expired_job_is_404_saying_when_it_expired(serve: ServeApi) -> None:
+def test_an_expired_job_is_404_saying_when_it_expired(serve: ServeInProcess) -> None:
     with serve(result_ttl_s=86400) as api:
         job_id = api.submitted(n=10, chunks=1)
         api.compute_published()
@@ -354,7 +278,7 @@ def test_health_is_503_when_the_store_does_not_answer(
     assert response.json() == HEALTHY | {"status": "unavailable", "database": "unreachable"}
 
 
-def test_kinds_lists_every_kind_with_its_schema_and_limits(serve: ServeApi) -> None:
+def test_kinds_lists_every_kind_with_its_schema_and_limits(serve: ServeInProcess) -> None:
     with serve(workload_limit_overrides={"prime_list_max_end": 5000}) as api:
         kinds = {kind["kind"]: kind for kind in api.http.get("/api/kinds").json()}
 

@@ -23,7 +23,7 @@ from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
-from chunkwise.api.routes import jobs, results, system
+from chunkwise.api.routes import chunks, jobs, results, stats, system, workers
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
@@ -78,7 +78,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
     app.state.health = monitor
     app.include_router(jobs.router)
+    app.include_router(chunks.router)
     app.include_router(results.router)
+    app.include_router(workers.router)
+    app.include_router(stats.router)
     app.include_router(system.router)
     _add_error_handlers(app)
     _document_validation_as_400(app)

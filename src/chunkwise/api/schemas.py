@@ -76,14 +76,82 @@ class ResultPage(BaseModel):
     next_offset: int | None = Field(description="Offset of the next page, or null at the end.")
 
 
+class ChunkBounds(BaseModel):
+    minimum: int = 1
+    maximum: int = Field(description="CHUNKWISE_MAX_CHUNKS on this service.")
+    default: int
+
+
 class WorkloadKind(BaseModel):
     kind: str
+    title: str = Field(description="A short name for people.")
     description: str
-    params_schema: dict[str, Any]
+    params_schema: dict[str, Any] = Field(
+        description="JSON schema of the parameters, with this service's maxima in it."
+    )
     limits: dict[str, int] = Field(
         default_factory=dict,
         description="This service's bounds on the parameters, by name (CHUNKWISE_<NAME>).",
     )
+    chunks: ChunkBounds
+
+
+ChunkState = Literal["pending", "running", "done"]
+
+
+class ChunkView(BaseModel):
+    """One chunk of a job, for the chunk map."""
+
+    index: int
+    state: ChunkState = Field(
+        description="pending: not started; running: started and not recorded while the job "
+        "runs; done: its partial is recorded."
+    )
+    worker: str | None = Field(
+        description="The worker whose lease holds it (running) or that recorded it (done)."
+    )
+    attempts: int = Field(description="Times a worker started it.")
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_sec: float | None = Field(description="From its last start to its record.")
+    cache_hits: int = Field(description="Pieces taken from the chunk cache.")
+    cached: bool = Field(description="Whether pieces of it came from the chunk cache.")
+
+
+class ChunkList(BaseModel):
+    job_id: uuid.UUID
+    total: int
+    items: list[ChunkView]
+
+
+class WorkerView(BaseModel):
+    name: str
+    host: str
+    concurrency: int = Field(description="Pool processes computing chunks.")
+    in_flight: int = Field(description="Chunks it holds now.")
+    chunks_done: int = Field(description="Chunks it recorded since it started.")
+    started_at: datetime
+    last_heartbeat: datetime
+    alive: bool
+
+
+class WorkerList(BaseModel):
+    items: list[WorkerView]
+
+
+class JobCounts(BaseModel):
+    total: int
+    by_state: dict[str, int]
+
+
+class Stats(BaseModel):
+    jobs: JobCounts
+    succeeded: int
+    failed: int
+    average_duration_sec: float | None = Field(
+        description="Mean duration of the succeeded jobs still kept."
+    )
+    chunks_per_sec_last_minute: float
 
 
 class Health(BaseModel):

@@ -76,3 +76,32 @@ def database_now(session: Session) -> datetime:
     if now is None:  # pragma: no cover - a SELECT of an expression always returns a row
         raise RuntimeError("the database returned no time")
     return now.astimezone(UTC)
+
+
+class seconds_between(FunctionElement[float]):
+    """Seconds from one timestamp column to another, as a SQL expression: what an average
+    duration over many rows needs, computed where the rows are."""
+
+    type = Float()
+    name = "seconds_between"
+    inherit_cache = True
+
+    def __init__(self, start: Any, end: Any) -> None:
+        super().__init__(start, end)
+
+
+@compiles(seconds_between)
+def _seconds_unsupported(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    raise CompileError(f"seconds_between() has no rendering for {compiler.dialect.name}")
+
+
+@compiles(seconds_between, "postgresql")
+def _seconds_postgresql(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({end} - {start}))"
+
+
+@compiles(seconds_between, "sqlite")
+def _seconds_sqlite(element: seconds_between, compiler: SQLCompiler, **kw: Any) -> str:
+    start, end = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"((julianday({end}) - julianday({start})) * 86400.0)"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
@@ -107,14 +107,33 @@ def get_job(session: Session, *, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id)
 
 
-def list_jobs(session: Session, *, limit: int, offset: int) -> list[Job]:
-    """Jobs newest first."""
-    query = select(Job).order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
+def _filtered(query: Select[Any], states: Sequence[JobState], kinds: Sequence[str]) -> Select[Any]:
+    if states:
+        query = query.where(Job.state.in_(sorted(states)))
+    if kinds:
+        query = query.where(Job.kind.in_(sorted(kinds)))
+    return query
+
+
+def list_jobs(
+    session: Session,
+    *,
+    limit: int,
+    offset: int,
+    states: Sequence[JobState] = (),
+    kinds: Sequence[str] = (),
+) -> list[Job]:
+    """Jobs newest first, only those in `states` and of `kinds` when given."""
+    query = _filtered(select(Job), states, kinds)
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
 
-def count_jobs(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Job)) or 0
+def count_jobs(
+    session: Session, *, states: Sequence[JobState] = (), kinds: Sequence[str] = ()
+) -> int:
+    """How many jobs `list_jobs` pages through with the same filters."""
+    return session.scalar(_filtered(select(func.count()).select_from(Job), states, kinds)) or 0
 
 
 def list_chunks(session: Session, *, job_id: uuid.UUID) -> list[Chunk]:

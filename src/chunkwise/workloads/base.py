@@ -77,6 +77,8 @@ class Workload(ABC, Generic[P]):
     """One kind of job: parameters, splitting, per-chunk computation, combining."""
 
     kind: ClassVar[str]
+    title: ClassVar[str] = ""
+    """A short name for people (the dashboard's kind picker); empty shows the kind."""
     description: ClassVar[str]
     params_model: type[P]
     limits: ClassVar[tuple[Limit, ...]] = ()

@@ -7,9 +7,11 @@ engine hands the deployment's values to validation as pydantic context.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
-from pydantic import AfterValidator, ValidationInfo
+from pydantic import AfterValidator, BaseModel, ValidationInfo
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,23 @@ def bounded_by(limit: Limit) -> AfterValidator:
     def check(value: int, info: ValidationInfo) -> int:
         return within_limit(value, info, limit)
 
+    _LIMIT_OF_CHECK[check] = limit
     return AfterValidator(check)
+
+
+_LIMIT_OF_CHECK: dict[Callable[..., Any], Limit] = {}
+"""Each `bounded_by` validator's Limit, so a model's bounded fields can be named."""
+
+
+def bounded_fields(model: type[BaseModel]) -> dict[str, Limit]:
+    """The model's fields that a Limit bounds, by field name: where a parameter schema
+    shows the deployment's maximum, which validation checks but no schema could state."""
+    return {
+        name: _LIMIT_OF_CHECK[meta.func]
+        for name, field in model.model_fields.items()
+        for meta in field.metadata
+        if isinstance(meta, AfterValidator) and meta.func in _LIMIT_OF_CHECK
+    }
 
 
 def within_limit(value: int, info: ValidationInfo, limit: Limit) -> int:

@@ -186,6 +186,7 @@ class MonteCarlo(Workload[MonteCarloParams]):
     """Terminal-value distribution of a GBM investment; chunks are runs of path blocks."""
 
     kind = "monte_carlo"
+    title = "Monte-Carlo investment projection"
     description = "Simulate an investment's value after `years` (geometric Brownian motion)."
     params_model = MonteCarloParams
     limits = (MAX_PATHS,)

@@ -48,6 +48,7 @@ class PrimeList(Workload[PrimeListParams]):
     """The primes in [start, end]; each chunk encodes the primes of its own range."""
 
     kind = "prime_list"
+    title = "List primes"
     description = "List the primes in [start, end] (sieve, or trial division for comparison)."
     params_model = PrimeListParams
     limits = (MAX_END,)

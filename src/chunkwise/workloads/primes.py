@@ -40,6 +40,7 @@ class PrimeCount(Workload[PrimeCountParams]):
     """pi(n): each chunk counts the primes in its own contiguous range of 1..n."""
 
     kind = "prime_count"
+    title = "Count primes"
     description = "Count the primes <= n."
     params_model = PrimeCountParams
     limits = (MAX_N,)

@@ -57,6 +57,7 @@ class SumRange(Workload[SumRangeParams]):
     """Sum of a..n; each chunk sums its own range in closed form."""
 
     kind = "sum_range"
+    title = "Sum of integers"
     description = "Exact sum of the integers a..n (a defaults to 1)."
     params_model = SumRangeParams
 

@@ -24,8 +24,9 @@ from chunkwise.config import Settings
 from chunkwise.engine import cancel_job, submit_job
 from chunkwise.engine.admission import AdmissionBounds
 from chunkwise.errors import InvalidJobError, JobNotFoundError
-from chunkwise.store import Job, Store, jobs, retention
+from chunkwise.store import Job, JobState, Store, jobs, retention
 from chunkwise.store.models import utcnow
+from chunkwise.workloads import workload_kinds
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -87,11 +88,19 @@ def list_jobs(
     store: StoreDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    state: Annotated[
+        list[str] | None,
+        Query(description="Only jobs in these states (repeat for several), e.g. SUCCESS."),
+    ] = None,
+    kind: Annotated[
+        list[str] | None, Query(description="Only jobs of these kinds (repeat for several).")
+    ] = None,
 ) -> JobPage:
-    """Jobs, newest first, a page at a time."""
+    """Jobs, newest first, a page at a time; filtered by state and kind when asked."""
+    states, kinds = parse_states(state or []), parse_kinds(kind or [])
     with store.reader() as session:
-        page = jobs.list_jobs(session, limit=limit, offset=offset)
-        total = jobs.count_jobs(session)
+        page = jobs.list_jobs(session, limit=limit, offset=offset, states=states, kinds=kinds)
+        total = jobs.count_jobs(session, states=states, kinds=kinds)
     next_offset = offset + len(page) if offset + len(page) < total else None
     return JobPage(
         items=[job_view(job) for job in page],
@@ -165,6 +174,24 @@ def check_chunk_count(chunks: int, settings: Settings) -> None:
             "(CHUNKWISE_MAX_CHUNKS)",
             field="chunks",
         )
+
+
+def parse_states(values: list[str]) -> list[JobState]:
+    """The states a list is filtered by; an unknown one is a 400 naming the field."""
+    unknown = [value for value in values if value not in JobState.__members__]
+    if unknown:
+        known = ", ".join(JobState.__members__)
+        raise InvalidJobError(f"state: unknown state {unknown[0]!r}; one of {known}", field="state")
+    return [JobState(value) for value in values]
+
+
+def parse_kinds(values: list[str]) -> list[str]:
+    """The kinds a list is filtered by; an unknown one is a 400 naming the field."""
+    unknown = [value for value in values if value not in workload_kinds()]
+    if unknown:
+        known = ", ".join(workload_kinds())
+        raise InvalidJobError(f"kind: unknown kind {unknown[0]!r}; one of {known}", field="kind")
+    return values
 
 
 def parse_job_id(job_id: str) -> uuid.UUID:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,10 +11,14 @@ from starlette.concurrency import run_in_threadpool
 
 from chunkwise import __version__
 from chunkwise.api.deps import HealthDep, SettingsDep
-from chunkwise.api.schemas import Health, WorkloadKind
-from chunkwise.workloads import get_workload, workload_kinds
+from chunkwise.api.schemas import ChunkBounds, Health, JobCreate, WorkloadKind
+from chunkwise.workloads import Workload, get_workload, workload_kinds
+from chunkwise.workloads.limits import bounded_fields
 
 router = APIRouter(tags=["system"])
+
+DEFAULT_CHUNKS: int = JobCreate.model_fields["chunks"].default
+"""A job's chunk count when the request names none."""
 
 
 @router.get("/health", responses={503: {"model": Health, "description": "A part is down"}})
@@ -25,18 +30,29 @@ async def health(monitor: HealthDep) -> JSONResponse:
 
 
 @router.get("/api/kinds")
-def kinds(settings: SettingsDep) -> list[WorkloadKind]:
-    """The workload kinds this service runs, with their parameters' schema and limits."""
+async def kinds(settings: SettingsDep) -> list[WorkloadKind]:
+    """The workload kinds this service runs: parameters' schema with this service's maxima,
+    limits and chunk bounds; enough to build a form for a kind no client knows."""
     limits = settings.workload_limits()
-    return [
-        WorkloadKind(
-            kind=kind,
-            description=get_workload(kind).description,
-            params_schema=get_workload(kind).params_model.model_json_schema(),
-            limits={limit.name: limits[limit.name] for limit in get_workload(kind).limits},
-        )
-        for kind in workload_kinds()
-    ]
+    chunk_bounds = ChunkBounds(maximum=settings.max_chunks, default=DEFAULT_CHUNKS)
+    return [_kind(get_workload(kind), limits, chunk_bounds) for kind in workload_kinds()]
+
+
+def _kind(workload: Workload[Any], limits: dict[str, int], chunks: ChunkBounds) -> WorkloadKind:
+    model = workload.params_model
+    schema = copy.deepcopy(model.model_json_schema())
+    for name, limit in bounded_fields(model).items():
+        field = schema.get("properties", {}).get(name)
+        if field is not None:
+            field["maximum"] = min(field.get("maximum", limits[limit.name]), limits[limit.name])
+    return WorkloadKind(
+        kind=workload.kind,
+        title=workload.title or workload.kind,
+        description=workload.description,
+        params_schema=schema,
+        limits={limit.name: limits[limit.name] for limit in workload.limits},
+        chunks=chunks,
+    )
 
 
 @router.get("/")
