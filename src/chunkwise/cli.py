@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import time
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
@@ -21,8 +21,6 @@ app = typer.Typer(
     add_completion=False,
 )
 console = Console()
-TERMINAL_STATES = ("SUCCESS", "FAILURE", "CANCELLED")
-WATCH_INTERVAL_S = 0.2
 
 
 @app.command()
@@ -62,6 +60,10 @@ def up(
     raise typer.Exit(code)
 
 
+STREAMS_GRACE_S = 2
+"""Seconds a stopping API gives open responses (live progress streams) before it closes them."""
+
+
 @app.command()
 def api(
     host: Annotated[
@@ -94,6 +96,8 @@ def api(
         access_log=access_log,
         loop="auto",
         http="auto",
+        # Live progress streams never end on their own; a stop waits this long for them.
+        timeout_graceful_shutdown=STREAMS_GRACE_S,
     )
 
 
@@ -168,7 +172,7 @@ def _watch_or_cancel(client: ApiClient, job_id: str) -> dict[str, Any]:
 
 
 def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
-    """Poll the job until it ends, drawing a progress bar of completed chunks."""
+    """Follow the job's live events until it ends, drawing a bar of completed chunks."""
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
@@ -177,13 +181,22 @@ def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
     )
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task("PENDING", total=None)
-        while True:
-            job = _or_exit(lambda: client.job(job_id))
-            done, total = job["progress"]["completed"], job["progress"]["total"]
-            progress.update(bar, description=job["state"], completed=done, total=total)
-            if job["state"] in TERMINAL_STATES:
+        for name, event in _or_exit_stream(client, job_id):
+            progress.update(
+                bar, description=event["state"], completed=event["completed"], total=event["total"]
+            )
+            if name == "end":
+                job: dict[str, Any] = event["job"]
                 return job
-            time.sleep(WATCH_INTERVAL_S)
+    return _or_exit(lambda: client.job(job_id))  # pragma: no cover - a stream ends with `end`
+
+
+def _or_exit_stream(client: ApiClient, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    try:
+        yield from client.events(job_id)
+    except ApiError as exc:
+        console.print(f"[red]error[/] {exc}")
+        raise typer.Exit(1) from None
 
 
 def _print_outcome(job: dict[str, Any]) -> None:

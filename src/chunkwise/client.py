@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+
+STREAM_TIMEOUT = httpx.Timeout(10.0, read=None)
+"""A live stream may be quiet for long; the server's keep-alive comments show it lives."""
+RECONNECT_PAUSE_S = 1.0
 
 
 class ApiError(Exception):
@@ -37,16 +44,54 @@ class ApiClient:
     def jobs(self, *, limit: int, offset: int = 0) -> dict[str, Any]:
         return self._call("GET", "/api/jobs", params={"limit": limit, "offset": offset})
 
+    def events(self, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The job's live events, (name, data), until its `end` event.
+
+        A stream that breaks is opened again (after RECONNECT_PAUSE_S); the first event
+        of every stream restates the job's state, so nothing is lost but chunk detail.
+        """
+        while True:
+            try:
+                with self._http.stream(
+                    "GET", f"/api/jobs/{job_id}/events", timeout=STREAM_TIMEOUT
+                ) as response:
+                    if response.is_error:
+                        response.read()
+                        raise ApiError(f"{response.status_code}: {_detail(response)}")
+                    for name, data in _server_sent_events(response.iter_lines()):
+                        yield name, data
+                        if name == "end":
+                            return
+            except httpx.HTTPError:
+                time.sleep(RECONNECT_PAUSE_S)
+
     def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach the API at {self._http.base_url}: {exc}") from exc
         if response.is_error:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise ApiError(f"{response.status_code}: {detail}")
+            raise ApiError(f"{response.status_code}: {_detail(response)}")
         body: dict[str, Any] = response.json()
         return body
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("detail", response.text))
+    except ValueError:
+        return response.text
+
+
+def _server_sent_events(lines: Iterator[str]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(event name, decoded data) of each event in a text/event-stream, comments skipped."""
+    name, data = "message", ""
+    for line in lines:
+        if not line:
+            if data:
+                yield name, json.loads(data)
+            name, data = "message", ""
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line.startswith("data:"):
+            data += line[5:].strip()

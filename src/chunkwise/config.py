@@ -68,6 +68,17 @@ class Settings(BaseSettings):
         "any; empty means localhost, 127.0.0.1, ::1 and API_HOST (unless 0.0.0.0 or ::).",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+    progress_poll_interval_s: float = Field(
+        default=0.05,
+        gt=0,
+        description="How often an API process reads the progress of the jobs its clients "
+        "follow live (one read for all of them).",
+    )
+    sse_heartbeat_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds of quiet after which a live stream sends a keep-alive comment.",
+    )
     health_probe_interval_s: float = Field(
         default=0.5, gt=0, description="How often the API probes the broker and the store."
     )

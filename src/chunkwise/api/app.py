@@ -22,8 +22,9 @@ from chunkwise import __version__
 from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
+from chunkwise.api.progress_feed import ProgressFeed
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
-from chunkwise.api.routes import chunks, jobs, results, stats, system, workers
+from chunkwise.api.routes import chunks, events, jobs, results, stats, system, workers
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
@@ -56,12 +57,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     monitor = HealthMonitor(
         store, celery, ttl_s=settings.worker_ttl_s, interval_s=settings.health_probe_interval_s
     )
+    progress_feed = ProgressFeed(store, interval_s=settings.progress_poll_interval_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.create_schema()
         monitor.start()
         yield
+        await progress_feed.stop()
         monitor.stop()
         celery.close()
         store.dispose()
@@ -77,8 +80,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = celery
     app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
     app.state.health = monitor
+    app.state.progress_feed = progress_feed
     app.include_router(jobs.router)
     app.include_router(chunks.router)
+    app.include_router(events.router)
     app.include_router(results.router)
     app.include_router(workers.router)
     app.include_router(stats.router)

@@ -1,0 +1,147 @@
+"""A job's progress as Server-Sent Events: one event per recorded chunk, then the end."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from chunkwise.api.finished_jobs import FinishedBody, FinishedJobCache
+from chunkwise.api.progress_feed import ProgressEvent, ProgressFeed
+from chunkwise.api.routes.jobs import ERRORS, parse_job_id, read_job_body
+
+router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+
+RETRY_MS = 1000
+"""How long a browser's EventSource waits before it reconnects after a broken stream."""
+EVENT_STREAM = "text/event-stream"
+
+_STREAM_DESCRIPTION = """\
+A stream of Server-Sent Events:
+
+- `progress`: `{"job_id", "state", "completed", "total", "cached", "chunk"}`. The first is
+  the job's state when the stream opens (`chunk` null); then one per recorded chunk, in
+  the order they were recorded, `chunk` being `{"index", "worker", "cache_hits"}`.
+- `end`: `{"job_id", "state", "completed", "total", "cached", "job"}` once the job is
+  SUCCESS, FAILURE or CANCELLED, `job` being what `GET /api/jobs/{id}` answers; then the
+  stream closes. A stream opened after the end gives this event at once.
+
+A `: keep-alive` comment comes every CHUNKWISE_SSE_HEARTBEAT_S seconds of quiet.
+"""
+
+
+@router.get(
+    "/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": _STREAM_DESCRIPTION,
+            "content": {EVENT_STREAM: {"schema": {"type": "string"}}},
+        },
+        404: ERRORS[404],
+        503: ERRORS[503],
+    },
+)
+async def events(job_id: str, request: Request) -> StreamingResponse:
+    """Follow a job live: its state, then one event per finished chunk, then the end."""
+    job_uuid = parse_job_id(job_id)
+    state = request.app.state
+    first = await _job_body(request, job_uuid)  # 404 here, before any stream
+    heartbeat_s: float = state.settings.sse_heartbeat_s
+    stream = (
+        _ended(job_uuid, first.body)
+        if isinstance(first, FinishedBody)
+        else _follow(request, job_uuid, state.progress_feed, heartbeat_s)
+    )
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream, media_type=EVENT_STREAM, headers=headers)
+
+
+async def _job_body(request: Request, job_id: uuid.UUID) -> bytes | FinishedBody:
+    """The job's answer as GET /api/jobs/{id} gives it, from the finished-job cache when
+    it has ended."""
+    state = request.app.state
+    finished_jobs: FinishedJobCache = state.finished_jobs
+    now = time.time()
+    cached = finished_jobs.get(job_id, now=now)
+    if cached is not None:
+        return cached
+    read = await run_in_threadpool(read_job_body, state.store, job_id, state.settings, now)
+    if isinstance(read, FinishedBody):
+        finished_jobs.put(job_id, read)
+    return read
+
+
+async def _ended(job_id: uuid.UUID, body: bytes) -> AsyncIterator[bytes]:
+    yield _retry_hint()
+    yield _end_event(job_id, body)
+
+
+async def _follow(
+    request: Request, job_id: uuid.UUID, feed: ProgressFeed, heartbeat_s: float
+) -> AsyncIterator[bytes]:
+    yield _retry_hint()
+    async with feed.watch(job_id) as subscription:
+        while True:
+            try:
+                event = await asyncio.wait_for(subscription.queue.get(), timeout=heartbeat_s)
+            except TimeoutError:
+                if await request.is_disconnected():
+                    return
+                yield b": keep-alive\n\n"
+                continue
+            if subscription.gone:
+                return
+            if not event.ended:
+                yield _progress_event(job_id, event)
+                continue
+            read = await _job_body(request, job_id)
+            body = read.body if isinstance(read, FinishedBody) else read
+            yield _end_event(job_id, body)
+            return
+
+
+def _retry_hint() -> bytes:
+    return f"retry: {RETRY_MS}\n\n".encode()
+
+
+def _progress_event(job_id: uuid.UUID, event: ProgressEvent) -> bytes:
+    chunk = event.chunk
+    data: dict[str, Any] = {
+        "job_id": str(job_id),
+        "state": event.state,
+        "completed": event.completed,
+        "total": event.total,
+        "cached": event.cached,
+        "chunk": None
+        if chunk is None
+        else {"index": chunk.index, "worker": chunk.worker, "cache_hits": chunk.cache_hits},
+    }
+    return _sse("progress", json.dumps(data, separators=(",", ":")).encode())
+
+
+def _end_event(job_id: uuid.UUID, body: bytes) -> bytes:
+    """The end: the job's counters, then the whole answer of GET /api/jobs/{id} as `job`,
+    spliced in as the bytes that route sends (exact integers of any size included)."""
+    job = json.loads(body)
+    progress = job["progress"]
+    head = {
+        "job_id": str(job_id),
+        "state": job["state"],
+        "completed": progress["completed"],
+        "total": progress["total"],
+        "cached": progress["cached"],
+    }
+    encoded = json.dumps(head, separators=(",", ":")).encode()
+    return _sse("end", encoded[:-1] + b',"job":' + body + b"}")
+
+
+def _sse(name: str, data: bytes) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
