@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/chunkwise up
 
-test: $(VENV)/.installed-dev lint typecheck
+test: $(VENV)/.installed-dev browser lint typecheck
 	$(BIN)/pytest
 
 unit: $(VENV)/.installed-dev
@@ -27,6 +27,21 @@ typecheck: $(VENV)/.installed-dev
 # `make bench-tools` installs the programs bench/ measures against when they are missing:
 # primesieve (prime counting) and wrk (HTTP load), both Debian packages.
 BENCH_TOOLS := primesieve wrk
+
+# `make browser` installs Debian's chromium, which the dashboard's browser tests drive
+# (tests/e2e), when it is missing and apt can install it; without it those tests skip.
+.PHONY: browser
+browser:
+	@if command -v chromium >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y chromium \
+		|| echo "chromium could not be installed: the browser tests will skip"; \
+	else echo "no chromium and no apt: the browser tests will skip"; fi
+
+# `make screenshots` refreshes the dashboard pictures the README shows, from a browser run.
+.PHONY: screenshots
+screenshots: $(VENV)/.installed-dev browser
+	CHUNKWISE_SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/e2e
 
 .PHONY: bench-tools
 bench-tools:

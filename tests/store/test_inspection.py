@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
+
 from chunkwise.store import JobState, Store, jobs, recording
 from chunkwise.store import workers as worker_rows
 from chunkwise.store.inspection import job_chunks, job_stats, live_worker_rows
 from tests.store.sample_jobs import make_job
 
 
-def _start_and_record(store: Store, job_id: object, index: int, worker: str = "w@host") -> None:
+def _start_and_record(store: Store, job_id: uuid.UUID, index: int, worker: str = "w@host") -> None:
     with store.write_connection() as connection:
-        recording.start_chunk(connection, job_id=job_id, index=index, max_attempts=5)  # type: ignore[arg-type]
+        recording.start_chunk(connection, job_id=job_id, index=index, max_attempts=5)
     with store.write_connection() as connection:
         recording.record_chunk(
             connection,
@@ -18,7 +20,7 @@ def _start_and_record(store: Store, job_id: object, index: int, worker: str = "w
             index=index,
             partial=index,
             worker=worker,
-            cache_hits=index,  # type: ignore[arg-type]
+            cache_hits=index,
         )
 
 

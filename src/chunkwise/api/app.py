@@ -24,7 +24,16 @@ from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
 from chunkwise.api.progress_feed import ProgressFeed
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
-from chunkwise.api.routes import chunks, events, jobs, results, stats, system, workers
+from chunkwise.api.routes import (
+    chunks,
+    dashboard,
+    events,
+    jobs,
+    results,
+    stats,
+    system,
+    workers,
+)
 from chunkwise.config import Settings, get_settings
 from chunkwise.engine import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
@@ -81,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
     app.state.health = monitor
     app.state.progress_feed = progress_feed
+    app.include_router(dashboard.router)
     app.include_router(jobs.router)
     app.include_router(chunks.router)
     app.include_router(events.router)
@@ -88,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workers.router)
     app.include_router(stats.router)
     app.include_router(system.router)
+    dashboard.mount_assets(app)
     _add_error_handlers(app)
     _document_validation_as_400(app)
     app.add_middleware(

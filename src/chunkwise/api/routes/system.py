@@ -1,4 +1,4 @@
-"""Service information: health, the workload kinds, and the root summary."""
+"""Service information: health and the workload kinds."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from chunkwise import __version__
 from chunkwise.api.deps import HealthDep, SettingsDep
 from chunkwise.api.schemas import ChunkBounds, Health, JobCreate, WorkloadKind
 from chunkwise.workloads import Workload, get_workload, workload_kinds
@@ -53,17 +52,3 @@ def _kind(workload: Workload[Any], limits: dict[str, int], chunks: ChunkBounds) 
         limits={limit.name: limits[limit.name] for limit in workload.limits},
         chunks=chunks,
     )
-
-
-@router.get("/")
-def root() -> dict[str, Any]:
-    """What this service is and where to go next."""
-    return {
-        "name": "chunkwise",
-        "version": __version__,
-        "docs": "/docs",
-        "openapi": "/openapi.json",
-        "health": "/health",
-        "jobs": "/api/jobs",
-        "kinds": workload_kinds(),
-    }
