@@ -93,15 +93,15 @@ def test_workers_are_listed(page: Page) -> None:
     screenshot(page, "workers-desktop")
 
 
-def test_every_view_fits_a_phone(phone_page: Page) -> None:
-    for name, path in [
-        ("dashboard", "/"),
-        ("new-job", "/#/new"),
-        ("history", "/#/history"),
-        ("workers", "/#/workers"),
-    ]:
+def test_every_view_fits_a_phone(phone_page: Page, system: LiveSystem) -> None:
+    job_id = system.submit("prime_count", {"n": 100_000_000}, chunks=12)
+    assert system.wait_finished(job_id)["state"] == "SUCCESS"
+    views = [("dashboard", "/"), ("new-job", "/#/new"), ("history", "/#/history")]
+    for name, path in [*views, ("workers", "/#/workers"), ("job", f"/#/job/{job_id}")]:
         phone_page.goto(path)
         expect(phone_page.locator("main h1")).to_be_visible()
+        if name == "job":
+            expect(phone_page.locator('[data-key="prime_count"]')).to_have_text("5,761,455")
         width = phone_page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"{name} is {width}px wide on a 390px phone"
         screenshot(phone_page, f"{name}-phone")
