@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -88,8 +89,12 @@ def api(
     _require_broker(settings)
     if host is not None:  # the host bound is one the API answers to (ALLOWED_HOSTS default)
         settings = settings.model_copy(update={"api_host": host})
+    from chunkwise.launcher import auth_mode
+
+    application = create_app(settings)
+    console.print(auth_mode(settings.auth_on))
     uvicorn.run(
-        create_app(settings),
+        application,
         host=settings.api_host,
         port=settings.api_port if port is None else port,
         log_level=log_level,
@@ -134,7 +139,7 @@ def submit(
     params = _parse_params(param or [])
     if n is not None:
         params["n"] = n
-    with ApiClient(get_settings().resolved_api_url) as client:
+    with _client() as client:
         accepted = _or_exit(lambda: client.submit(kind, params, chunks))
         job_id = accepted["job_id"]
         console.print(f"job [bold]{job_id}[/] accepted ({accepted['status']})")
@@ -147,7 +152,7 @@ def submit(
 @app.command()
 def cancel(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Cancel a running job; its remaining chunks are skipped."""
-    with ApiClient(get_settings().resolved_api_url) as client:
+    with _client() as client:
         job = _or_exit(lambda: client.cancel(job_id))
     console.print(f"job [bold]{job_id}[/] {job['state']}")
 
@@ -155,8 +160,93 @@ def cancel(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
 @app.command()
 def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job as JSON."""
-    with ApiClient(get_settings().resolved_api_url) as client:
+    with _client() as client:
         console.print_json(json.dumps(_or_exit(lambda: client.job(job_id))))
+
+
+@app.command()
+def login(
+    email: Annotated[str, typer.Option(prompt=True, help="Your account's email.")],
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Your password.")],
+) -> None:
+    """Sign in; the token is kept in your config dir (mode 0600) for the other commands."""
+    settings = get_settings()
+    with ApiClient(settings.resolved_api_url) as client:
+        token = _or_exit(lambda: client.login(email, password))["access_token"]
+    path = save_token(token)
+    console.print(f"signed in as {email}; token kept in {path}")
+
+
+@app.command()
+def logout() -> None:
+    """Forget the token `chunkwise login` kept."""
+    path = token_path()
+    path.unlink(missing_ok=True)
+    console.print("signed out")
+
+
+admin_app = typer.Typer(help="Accounts with admin rights (they see every job).")
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: Annotated[str, typer.Argument(help="The admin's email.")],
+    password: Annotated[
+        str,
+        typer.Option(
+            prompt=True,
+            hide_input=True,
+            confirmation_prompt=True,
+            help="Password for a new account (an existing one keeps its own).",
+        ),
+    ],
+) -> None:
+    """Make an admin account in the store, or give an existing account admin rights."""
+    from sqlalchemy.exc import IntegrityError
+
+    from chunkwise.api.accounts.credentials import hash_password
+    from chunkwise.store import Store
+    from chunkwise.store import accounts as account_rows
+
+    store = Store(get_settings().resolved_database_url)
+    store.create_schema()
+    try:
+        with store.writer() as session:
+            account_rows.create_user(
+                session, email=email.lower(), password_hash=hash_password(password), admin=True
+            )
+        console.print(f"admin {email.lower()} created")
+    except IntegrityError:
+        with store.writer() as session:
+            account_rows.make_admin(session, email=email.lower())
+        console.print(f"{email.lower()} is now an admin")
+    finally:
+        store.dispose()
+
+
+def token_path() -> Path:
+    """Where `chunkwise login` keeps the token: the user's config dir."""
+    return Path(typer.get_app_dir("chunkwise")) / "token"
+
+
+def save_token(token: str) -> Path:
+    path = token_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(token)
+    path.chmod(0o600)
+    return path
+
+
+def _client() -> ApiClient:
+    """A client of the configured API, sending CHUNKWISE_TOKEN or the kept login token."""
+    settings = get_settings()
+    token = settings.token or None
+    if token is None and token_path().exists():
+        token = token_path().read_text().strip() or None
+    return ApiClient(settings.resolved_api_url, token=token)
 
 
 def _watch_or_cancel(client: ApiClient, job_id: str) -> dict[str, Any]:

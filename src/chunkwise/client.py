@@ -21,8 +21,9 @@ class ApiError(Exception):
 class ApiClient:
     """Calls the jobs API at `base_url`."""
 
-    def __init__(self, base_url: str, *, timeout_s: float = 10.0) -> None:
-        self._http = httpx.Client(base_url=base_url, timeout=timeout_s)
+    def __init__(self, base_url: str, *, timeout_s: float = 10.0, token: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._http = httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers)
 
     def __enter__(self) -> ApiClient:
         return self
@@ -34,6 +35,9 @@ class ApiClient:
         return self._call(
             "POST", "/api/jobs", json={"kind": kind, "params": params, "chunks": chunks}
         )
+
+    def login(self, email: str, password: str) -> dict[str, Any]:
+        return self._call("POST", "/api/auth/login", json={"email": email, "password": password})
 
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call("GET", f"/api/jobs/{job_id}")

@@ -21,6 +21,11 @@ HARD_TIME_LIMIT_MARGIN_S = 60.0
 """How long past its soft limit a chunk may clean up before its process is killed."""
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only (so nothing else can reach the API)."""
+    return host in LOCAL_HOSTS or host.startswith("127.")
+
+
 class Settings(BaseSettings):
     """Everything a chunkwise process can be told from outside."""
 
@@ -94,6 +99,57 @@ class Settings(BaseSettings):
     max_active_jobs: int = Field(
         default=1000, ge=1, description="Unfinished jobs beyond which a new job is refused (429)."
     )
+    max_active_jobs_per_user: int = Field(
+        default=20, ge=1, description="Unfinished jobs one user may have (429 beyond)."
+    )
+
+    # Accounts, demo endpoints, rate limits.
+    auth_enabled: bool | None = Field(
+        default=None,
+        description="Accounts and tokens required; unset: on unless the API binds to "
+        "loopback only (a private install).",
+    )
+    allow_public_noauth: bool = Field(
+        default=False,
+        description="Let the API start with accounts off on a non-loopback address.",
+    )
+    token: str = Field(
+        default="",
+        description="The CLI's token (an API token or access token), instead of "
+        "`chunkwise login`'s.",
+    )
+    jwt_secret: str = Field(
+        default="",
+        description="Key that signs access tokens; empty: made once and kept in data_dir.",
+    )
+    access_token_ttl_s: int = Field(
+        default=3600, ge=60, description="Lifetime of an access token from login."
+    )
+    demo_limits: dict[str, int] = Field(
+        default_factory=lambda: {"sum_range.n": 10_000, "prime_count.n": 10**7},
+        description='The demo\'s kinds and their bounds, as {"kind.param": most}; '
+        "a kind not named is not run by the demo.",
+    )
+    demo_max_chunks: int = Field(default=8, ge=1, description="Demo: chunks per job.")
+    demo_rate_limit: str = Field(
+        default="5/minute", description="Demo requests per client IP (the `limits` syntax)."
+    )
+    job_rate_limit: str = Field(
+        default="30/minute", description="Job submissions per user (the `limits` syntax)."
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where rate-limit counts live: memory:// (one API process), `broker` "
+        "(the Redis broker's server, shared by every API process), or a redis:// URL.",
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Peers (IPs) whose X-Forwarded-For names the client; comma-separated.",
+    )
+    idempotency_ttl_s: int = Field(
+        default=86_400, ge=60, description="How long an Idempotency-Key is remembered."
+    )
+
     max_queued_chunks: int = Field(
         default=50_000,
         ge=1,
@@ -170,7 +226,9 @@ class Settings(BaseSettings):
         default=300.0, gt=0, description="How often a worker removes expired jobs."
     )
 
-    @field_validator("cors_origins", "extra_workloads", "allowed_hosts", mode="before")
+    @field_validator(
+        "cors_origins", "extra_workloads", "allowed_hosts", "trusted_proxies", mode="before"
+    )
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -237,6 +295,23 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'chunkwise.db').resolve()}"
+
+    @property
+    def auth_on(self) -> bool:
+        """Whether accounts are required: AUTH_ENABLED, or by default unless the API binds
+        to loopback only."""
+        if self.auth_enabled is not None:
+            return self.auth_enabled
+        return not is_loopback(self.api_host)
+
+    @property
+    def rate_limit_storage_url(self) -> str:
+        """The `limits` storage URL; `broker` means the Redis server the broker runs on."""
+        if self.rate_limit_storage != "broker":
+            return self.rate_limit_storage
+        if not self.broker_url.startswith(("redis://", "rediss://")):
+            raise ValueError("CHUNKWISE_RATE_LIMIT_STORAGE=broker needs a Redis broker URL")
+        return self.broker_url
 
     @property
     def resolved_api_url(self) -> str:

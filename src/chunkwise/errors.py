@@ -2,9 +2,13 @@
 
 ChunkwiseError
  ├── InvalidJobError        400  a job request that cannot be run as asked
- ├── JobNotFoundError       404  no job with that id
+ ├── AuthenticationError    401  no valid credentials where they are needed
+ ├── JobNotFoundError       404  no job with that id (or not the caller's)
  ├── JobConflictError       409  the job's state does not allow the change (e.g. it ended)
- ├── AdmissionRefusedError  429  too much unfinished work queued: retry after a while
+ ├── EmailTakenError        409  an account with that email exists
+ ├── IdempotencyConflictError 409  the Idempotency-Key's first request is still running
+ ├── IdempotencyMismatchError 422  the Idempotency-Key came with another body
+ ├── AdmissionRefusedError  429  too much unfinished work, a quota or a rate limit
  └── ServiceUnavailableError 503  a part the request needs does not answer
       ├── BrokerUnavailableError
       └── StoreUnavailableError
@@ -40,6 +44,22 @@ class AdmissionRefusedError(ChunkwiseError):
     def __init__(self, message: str, *, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class AuthenticationError(ChunkwiseError):
+    """Raised when a request carries no valid credentials where they are needed (401)."""
+
+
+class EmailTakenError(ChunkwiseError):
+    """Raised when an account is registered with an email that already has one (409)."""
+
+
+class IdempotencyConflictError(ChunkwiseError):
+    """Raised when a request reuses an Idempotency-Key still in use by another (409)."""
+
+
+class IdempotencyMismatchError(ChunkwiseError):
+    """Raised when an Idempotency-Key comes back with another request body (422)."""
 
 
 class TransientChunkError(ChunkwiseError):

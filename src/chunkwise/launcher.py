@@ -119,6 +119,7 @@ class LocalSystem(Service):
                 database_url=database_url,
                 nodes=len(self.worker_names),
                 processes=self.processes,
+                accounts=self.settings.auth_on,
             )
         )
 
@@ -203,7 +204,13 @@ class LocalSystem(Service):
 
 
 def announcement(
-    api_url: str, *, broker_url: str, database_url: str, nodes: int, processes: int
+    api_url: str,
+    *,
+    broker_url: str,
+    database_url: str,
+    nodes: int,
+    processes: int,
+    accounts: bool = False,
 ) -> str:
     """What `chunkwise up` prints once the system is ready; passwords are masked."""
     workers = (
@@ -214,8 +221,16 @@ def announcement(
     return (
         f"[bold green]chunkwise is up[/]: API {api_url} · docs {api_url}/docs\n"
         f"  {workers} · broker {masked_url(broker_url)} · store {masked_url(database_url)}\n"
+        f"  {auth_mode(accounts)}\n"
         "  Ctrl-C stops everything."
     )
+
+
+def auth_mode(accounts: bool) -> str:
+    """One line saying whether the API asks for accounts."""
+    if accounts:
+        return "accounts on: sign in (chunkwise login) or send Authorization: Bearer <token>"
+    return "accounts off: a private install on loopback, every caller sees every job"
 
 
 def masked_url(url: str) -> str:

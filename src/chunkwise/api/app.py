@@ -1,6 +1,7 @@
 """The FastAPI application: `create_app(settings)` wires routes, errors, CORS and limits.
 
-Middleware, outermost first: the Host header is checked against ALLOWED_HOSTS (a page
+Middleware, outermost first: security headers go on every answer (`security_headers`),
+the Host header is checked against ALLOWED_HOSTS (a page
 on another name that resolves to this machine, DNS rebinding, gets 400), then the body
 size, then requests from other sites (`cross_site`), then form bodies are read as JSON,
 then CORS.
@@ -19,14 +20,18 @@ from fastapi.responses import JSONResponse
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from chunkwise import __version__
+from chunkwise.api.accounts import credentials
+from chunkwise.api.accounts.rate_limits import RateLimits
 from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
 from chunkwise.api.progress_feed import ProgressFeed
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
 from chunkwise.api.routes import (
+    auth,
     chunks,
     dashboard,
+    demo,
     events,
     jobs,
     results,
@@ -34,12 +39,17 @@ from chunkwise.api.routes import (
     system,
     workers,
 )
-from chunkwise.config import Settings, get_settings
+from chunkwise.api.security_headers import SecurityHeadersMiddleware
+from chunkwise.config import Settings, get_settings, is_loopback
 from chunkwise.engine import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
 from chunkwise.errors import (
     AdmissionRefusedError,
+    AuthenticationError,
     ChunkwiseError,
+    EmailTakenError,
+    IdempotencyConflictError,
+    IdempotencyMismatchError,
     InvalidJobError,
     JobConflictError,
     JobNotFoundError,
@@ -49,6 +59,10 @@ from chunkwise.store import Store
 
 STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
     (InvalidJobError, 400),
+    (AuthenticationError, 401),
+    (EmailTakenError, 409),
+    (IdempotencyConflictError, 409),
+    (IdempotencyMismatchError, 422),
     (JobNotFoundError, 404),
     (JobConflictError, 409),
     (AdmissionRefusedError, 429),
@@ -59,6 +73,7 @@ STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (the process settings when None)."""
     settings = settings or get_settings()
+    refuse_public_without_accounts(settings)
     load_extra_workloads(settings.extra_workloads)
     settings.workload_limits()  # a bad limit setting stops the start, not the first job
     store = Store(settings.resolved_database_url)
@@ -90,7 +105,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
     app.state.health = monitor
     app.state.progress_feed = progress_feed
+    app.state.signing_key = credentials.signing_key(settings)
+    app.state.rate_limits = RateLimits(settings)
     app.include_router(dashboard.router)
+    app.include_router(auth.router)
+    app.include_router(demo.router)
     app.include_router(jobs.router)
     app.include_router(chunks.router)
     app.include_router(events.router)
@@ -107,13 +126,30 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
-    app.add_middleware(FormBodyAsJsonMiddleware)
+    app.add_middleware(FormBodyAsJsonMiddleware, form_paths=frozenset({auth.LOGIN_PATH}))
     app.add_middleware(CrossSiteGuardMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
     )
+    app.add_middleware(SecurityHeadersMiddleware)
     return app
+
+
+class PublicWithoutAccountsError(RuntimeError):
+    """Raised when the API would serve a non-loopback address with accounts off."""
+
+
+def refuse_public_without_accounts(settings: Settings) -> None:
+    """Accounts off is for a private install: refuse it on an address others can reach,
+    unless ALLOW_PUBLIC_NOAUTH says it is meant."""
+    exposed = not settings.auth_on and not is_loopback(settings.api_host)
+    if exposed and not settings.allow_public_noauth:
+        raise PublicWithoutAccountsError(
+            f"accounts are off (CHUNKWISE_AUTH_ENABLED=false) but the API binds to "
+            f"{settings.api_host}, which other machines can reach; turn accounts on, "
+            "or set CHUNKWISE_ALLOW_PUBLIC_NOAUTH=true if that is meant"
+        )
 
 
 def _document_validation_as_400(app: FastAPI) -> None:
@@ -124,9 +160,10 @@ def _document_validation_as_400(app: FastAPI) -> None:
         if app.openapi_schema is None:
             schema = build()
             for operation in _operations(schema):
-                invalid = operation.get("responses", {}).pop("422", None)
-                if invalid is not None:
-                    operation["responses"].setdefault("400", _INVALID_RESPONSE)
+                responses = operation.get("responses", {})
+                if responses.get("422", {}).get("description") == "Validation Error":
+                    responses.pop("422")  # FastAPI's; ours (Idempotency-Key) stays
+                    responses.setdefault("400", _INVALID_RESPONSE)
             schema.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
             schema.get("components", {}).get("schemas", {}).pop("ValidationError", None)
             app.openapi_schema = schema
@@ -153,6 +190,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         headers = (
             {"Retry-After": str(exc.retry_after_s)}
             if isinstance(exc, AdmissionRefusedError)
+            else {"WWW-Authenticate": "Bearer"}
+            if isinstance(exc, AuthenticationError)
             else None
         )
         return JSONResponse({"detail": str(exc), "field": field}, status, headers=headers)

@@ -43,6 +43,9 @@ class FinishedBody:
     body: bytes
     etag: str
     fresh_until: float
+    owner_id: uuid.UUID | None = None
+    """Whose job it is: a cached answer is checked against the caller like a stored one."""
+    demo: bool = False
 
     def cache_control(self, now: float) -> str:
         """Cache-Control for a response sent at `now`: reusable for the freshness left."""
@@ -58,9 +61,16 @@ class FinishedBody:
         )
 
 
-def finished_body(body: bytes, *, expires_at: float, now: float) -> FinishedBody:
+def finished_body(
+    body: bytes,
+    *,
+    expires_at: float,
+    now: float,
+    owner_id: uuid.UUID | None = None,
+    demo: bool = False,
+) -> FinishedBody:
     """`body` of a job that ended and expires at `expires_at`, read from the store at `now`."""
-    return FinishedBody(body, etag_of(body), min(expires_at, now + MAX_FRESH_S))
+    return FinishedBody(body, etag_of(body), min(expires_at, now + MAX_FRESH_S), owner_id, demo)
 
 
 class FinishedJobCache:

@@ -77,11 +77,14 @@ def is_form_type(content_type: bytes) -> bool:
 class FormBodyAsJsonMiddleware:
     """Relabels a form-encoded body sent to an /api/ route as application/json."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, form_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
+        self.form_paths = form_paths
+        """Routes that take a real form (the OAuth2 password login): left as sent."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith("/api/"):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path.startswith("/api/") and path not in self.form_paths:
             headers = [
                 (name, b"application/json")
                 if name == b"content-type" and is_form_type(value)

@@ -10,6 +10,7 @@ each other may pass it by as many jobs as race.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -26,6 +27,7 @@ class AdmissionBounds:
     max_active_jobs: int
     max_queued_chunks: int
     retry_after_s: int
+    max_active_jobs_per_user: int | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AdmissionBounds:
@@ -33,13 +35,25 @@ class AdmissionBounds:
             max_active_jobs=settings.max_active_jobs,
             max_queued_chunks=settings.max_queued_chunks,
             retry_after_s=settings.admission_retry_after_s,
+            max_active_jobs_per_user=settings.max_active_jobs_per_user,
         )
 
 
-def admit(session: Session, *, bounds: AdmissionBounds, chunks: int) -> None:
-    """Return if a job of `chunks` chunks fits within `bounds`; AdmissionRefusedError if not."""
+def admit(
+    session: Session, *, bounds: AdmissionBounds, chunks: int, owner_id: uuid.UUID | None = None
+) -> None:
+    """Return if a job of `chunks` chunks fits within `bounds` (and its owner's quota);
+    AdmissionRefusedError if not."""
     work = jobs.unfinished_work(session)
     retry = f"retry in {bounds.retry_after_s} s"
+    if owner_id is not None and bounds.max_active_jobs_per_user is not None:
+        own = jobs.unfinished_jobs_of(session, owner_id=owner_id)
+        if own >= bounds.max_active_jobs_per_user:
+            raise AdmissionRefusedError(
+                f"you have {own} unfinished jobs, and CHUNKWISE_MAX_ACTIVE_JOBS_PER_USER is "
+                f"{bounds.max_active_jobs_per_user}; {retry}, or cancel one",
+                retry_after_s=bounds.retry_after_s,
+            )
     if work.jobs >= bounds.max_active_jobs:
         raise AdmissionRefusedError(
             f"too many unfinished jobs: {work.jobs}, and CHUNKWISE_MAX_ACTIVE_JOBS is "

@@ -79,6 +79,8 @@ def submit_job(
     limits: Mapping[str, int],
     use_cache: bool = True,
     admission: AdmissionBounds | None = None,
+    owner_id: uuid.UUID | None = None,
+    demo: bool = False,
 ) -> Job:
     """Validate, store and publish a job; raises InvalidJobError or BrokerUnavailableError.
 
@@ -91,9 +93,15 @@ def submit_job(
     specs = workload.split(workload.params_model.model_validate(normalised, context=limits), chunks)
     with store.writer() as session:
         if admission is not None:
-            admit(session, bounds=admission, chunks=len(specs))
+            admit(session, bounds=admission, chunks=len(specs), owner_id=owner_id)
         job = jobs.create_job(
-            session, kind=kind, params=normalised, specs=specs, use_cache=use_cache
+            session,
+            kind=kind,
+            params=normalised,
+            specs=specs,
+            use_cache=use_cache,
+            owner_id=owner_id,
+            demo=demo,
         )
     try:
         publish_chunks(app, job_id=job.id, count=len(specs))

@@ -14,7 +14,18 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
@@ -50,6 +61,8 @@ _CREATING_JOB = DriverStatement(
         completed_chunks=0,
         cached_chunks=0,
         use_cache=bindparam("b_use_cache"),
+        owner_id=bindparam("b_owner", type_=Job.__table__.c.owner_id.type),
+        demo=bindparam("b_demo", type_=Boolean()),
         created_at=func.coalesce(bindparam("b_created", type_=UTCDateTime()), db_now()),
     )
     .returning(Job.created_at)
@@ -67,6 +80,8 @@ def create_job(
     params: dict[str, Any],
     specs: Sequence[dict[str, Any]],
     use_cache: bool = True,
+    owner_id: uuid.UUID | None = None,
+    demo: bool = False,
 ) -> Job:
     """Add a PENDING job and its chunks; the caller's transaction commits them.
 
@@ -80,6 +95,8 @@ def create_job(
         "b_params": params,
         "b_total": len(specs),
         "b_use_cache": use_cache,
+        "b_owner": owner_id,
+        "b_demo": demo,
         "b_created": datetime.now(UTC) if connection.dialect.name == "sqlite" else None,
     }
     created_at = _CREATING_JOB.execute(connection, values).rows[0][0]
@@ -95,6 +112,8 @@ def create_job(
         completed_chunks=0,
         cached_chunks=0,
         use_cache=use_cache,
+        owner_id=owner_id,
+        demo=demo,
         result=None,
         error=None,
         created_at=created_at,
@@ -107,7 +126,25 @@ def get_job(session: Session, *, job_id: uuid.UUID) -> Job | None:
     return session.get(Job, job_id)
 
 
-def _filtered(query: Select[Any], states: Sequence[JobState], kinds: Sequence[str]) -> Select[Any]:
+@dataclass(frozen=True)
+class Visible:
+    """Which jobs a list shows: one owner's (or everyone's when `owner_id` is None), and
+    either the demo jobs or the others, never both."""
+
+    owner_id: uuid.UUID | None = None
+    demo: bool = False
+
+
+EVERYONES = Visible()
+"""Every job but the demo ones: what accounts off, or an admin, see."""
+
+
+def _filtered(
+    query: Select[Any], states: Sequence[JobState], kinds: Sequence[str], visible: Visible
+) -> Select[Any]:
+    query = query.where(Job.demo.is_(visible.demo))
+    if visible.owner_id is not None:
+        query = query.where(Job.owner_id == visible.owner_id)
     if states:
         query = query.where(Job.state.in_(sorted(states)))
     if kinds:
@@ -122,18 +159,32 @@ def list_jobs(
     offset: int,
     states: Sequence[JobState] = (),
     kinds: Sequence[str] = (),
+    visible: Visible = EVERYONES,
 ) -> list[Job]:
     """Jobs newest first, only those in `states` and of `kinds` when given."""
-    query = _filtered(select(Job), states, kinds)
+    query = _filtered(select(Job), states, kinds, visible)
     query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
     return list(session.scalars(query))
 
 
 def count_jobs(
-    session: Session, *, states: Sequence[JobState] = (), kinds: Sequence[str] = ()
+    session: Session,
+    *,
+    states: Sequence[JobState] = (),
+    kinds: Sequence[str] = (),
+    visible: Visible = EVERYONES,
 ) -> int:
     """How many jobs `list_jobs` pages through with the same filters."""
-    return session.scalar(_filtered(select(func.count()).select_from(Job), states, kinds)) or 0
+    query = _filtered(select(func.count()).select_from(Job), states, kinds, visible)
+    return session.scalar(query) or 0
+
+
+def unfinished_jobs_of(session: Session, *, owner_id: uuid.UUID) -> int:
+    """How many of the user's jobs have not ended: what the per-user quota weighs."""
+    query = select(func.count()).where(
+        Job.owner_id == owner_id, Job.state.in_(sorted(UNFINISHED_STATES))
+    )
+    return session.scalar(query) or 0
 
 
 def list_chunks(session: Session, *, job_id: uuid.UUID) -> list[Chunk]:

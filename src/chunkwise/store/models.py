@@ -117,6 +117,10 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None, index=True)
+    """The user who submitted it; None when accounts are off, or for a demo job."""
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Submitted through the demo endpoints: only they show it."""
 
     # ix_jobs_state: admission counts the unfinished jobs on every submit; the index keeps
     # that to the few unfinished rows, however many finished ones the table holds.
@@ -187,8 +191,57 @@ class ExpiredJob(Base):
     kind: Mapped[str] = mapped_column(String(64))
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
     expired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    """The job's owner, so its tombstone is as private as the job was."""
+    demo: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_expired_jobs_expired_at", "expired_at"),)
+
+
+class User(Base):
+    """An account. The first one registered is an admin, who sees every job."""
+
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    """Kept lower-cased, so one address is one account however it is typed."""
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """Argon2id, with its salt and parameters (never the password)."""
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A long-lived token a user made for scripts; only its SHA-256 is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the token: the token has 256 random bits, so no salt or slow hash is
+    needed, and a lookup is one indexed read."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IdempotencyRecord(Base):
+    """A job request made with an Idempotency-Key, and once handled, its answer."""
+
+    __tablename__ = "idempotency_keys"
+
+    scope: Mapped[str] = mapped_column(String(320), primary_key=True)
+    """Whose key: "user:<id>", or "ip:<address>" on the demo endpoints."""
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    """None while the first request with this key is being handled."""
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
 # Outside the Job class so retention's sweep finds expired jobs by a range scan.

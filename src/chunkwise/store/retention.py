@@ -37,7 +37,7 @@ def expire_finished_jobs(session: Session, *, older_than: datetime, limit: int) 
     returns `limit`.
     """
     rows = session.execute(
-        select(Job.id, Job.kind, Job.finished_at)
+        select(Job.id, Job.kind, Job.finished_at, Job.owner_id, Job.demo)
         .where(*_expired(older_than))
         .order_by(Job.finished_at)
         .limit(limit)
@@ -47,14 +47,21 @@ def expire_finished_jobs(session: Session, *, older_than: datetime, limit: int) 
         return 0
     now = utcnow()
     tombstones = [
-        {"id": job_id, "kind": kind, "finished_at": finished_at, "expired_at": now}
-        for job_id, kind, finished_at in rows
+        {
+            "id": job_id,
+            "kind": kind,
+            "finished_at": finished_at,
+            "expired_at": now,
+            "owner_id": owner_id,
+            "demo": demo,
+        }
+        for job_id, kind, finished_at, owner_id, demo in rows
     ]
     insert = insert_ignoring_conflicts(ExpiredJob, session.get_bind().dialect.name)
     for batch in batches(tombstones, columns=len(tombstones[0])):
         session.execute(insert.values(batch))
     removed = 0
-    for ids in batches(job_id for job_id, _, _ in rows):
+    for ids in batches(row[0] for row in rows):
         session.execute(delete(Chunk).where(Chunk.job_id.in_(ids)))
         result = session.execute(delete(Job).where(Job.id.in_(ids), JOB_ENDED))
         removed += rows_changed(result)

@@ -7,6 +7,7 @@ import uuid
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.accounts.caller import CallerDep
 from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.api.finished_jobs import FinishedBody
 from chunkwise.api.routes.jobs import ERRORS, parse_job_id, read_job_body
@@ -20,10 +21,12 @@ router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
 
 @router.get("/{job_id}/chunks", responses={404: ERRORS[404], 503: ERRORS[503]})
-async def chunks(job_id: str, store: StoreDep, settings: SettingsDep) -> ChunkList:
+async def chunks(
+    job_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep
+) -> ChunkList:
     """Each chunk's state, worker, timings and cache use, in index order."""
     job_uuid = parse_job_id(job_id)
-    job = await run_in_threadpool(read_job_body, store, job_uuid, settings, 0.0)  # or 404
+    job = await run_in_threadpool(read_job_body, store, job_uuid, settings, 0.0, caller)
     ended = isinstance(job, FinishedBody)
     rows, holders = await run_in_threadpool(_read, store, job_uuid, settings.worker_ttl_s)
     items = [_view(row, holders.get(row.index), ended) for row in rows]

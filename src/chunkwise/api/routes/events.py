@@ -7,15 +7,18 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.accounts.caller import Caller, CallerDep
 from chunkwise.api.finished_jobs import FinishedBody, FinishedJobCache
 from chunkwise.api.progress_feed import ProgressEvent, ProgressFeed
 from chunkwise.api.routes.jobs import ERRORS, parse_job_id, read_job_body
+from chunkwise.errors import JobNotFoundError
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
@@ -49,22 +52,30 @@ A `: keep-alive` comment comes every CHUNKWISE_SSE_HEARTBEAT_S seconds of quiet.
         503: ERRORS[503],
     },
 )
-async def events(job_id: str, request: Request) -> StreamingResponse:
+async def events(job_id: str, request: Request, caller: CallerDep) -> StreamingResponse:
     """Follow a job live: its state, then one event per finished chunk, then the end."""
-    job_uuid = parse_job_id(job_id)
+    return await job_events(request, parse_job_id(job_id), caller, demo=False)
+
+
+async def job_events(
+    request: Request, job_id: uuid.UUID, caller: Caller, *, demo: bool
+) -> StreamingResponse:
+    """The event stream of a job the caller may see (404 before any stream otherwise)."""
     state = request.app.state
-    first = await _job_body(request, job_uuid)  # 404 here, before any stream
+    first = await _job_body(request, job_id, caller, demo)
     heartbeat_s: float = state.settings.sse_heartbeat_s
     stream = (
-        _ended(job_uuid, first.body)
+        _ended(job_id, first.body)
         if isinstance(first, FinishedBody)
-        else _follow(request, job_uuid, state.progress_feed, heartbeat_s)
+        else _follow(request, job_id, caller, demo, heartbeat_s)
     )
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream, media_type=EVENT_STREAM, headers=headers)
 
 
-async def _job_body(request: Request, job_id: uuid.UUID) -> bytes | FinishedBody:
+async def _job_body(
+    request: Request, job_id: uuid.UUID, caller: Caller, demo: bool
+) -> bytes | FinishedBody:
     """The job's answer as GET /api/jobs/{id} gives it, from the finished-job cache when
     it has ended."""
     state = request.app.state
@@ -72,8 +83,13 @@ async def _job_body(request: Request, job_id: uuid.UUID) -> bytes | FinishedBody
     now = time.time()
     cached = finished_jobs.get(job_id, now=now)
     if cached is not None:
+        visible = cached.demo if demo else caller.may_see(cached.owner_id, cached.demo)
+        if not visible:
+            raise JobNotFoundError(f"no job with id {job_id}")
         return cached
-    read = await run_in_threadpool(read_job_body, state.store, job_id, state.settings, now)
+    read = await run_in_threadpool(
+        partial(read_job_body, demo=demo), state.store, job_id, state.settings, now, caller
+    )
     if isinstance(read, FinishedBody):
         finished_jobs.put(job_id, read)
     return read
@@ -85,8 +101,9 @@ async def _ended(job_id: uuid.UUID, body: bytes) -> AsyncIterator[bytes]:
 
 
 async def _follow(
-    request: Request, job_id: uuid.UUID, feed: ProgressFeed, heartbeat_s: float
+    request: Request, job_id: uuid.UUID, caller: Caller, demo: bool, heartbeat_s: float
 ) -> AsyncIterator[bytes]:
+    feed: ProgressFeed = request.app.state.progress_feed
     yield _retry_hint()
     async with feed.watch(job_id) as subscription:
         while True:
@@ -102,7 +119,7 @@ async def _follow(
             if not event.ended:
                 yield _progress_event(job_id, event)
                 continue
-            read = await _job_body(request, job_id)
+            read = await _job_body(request, job_id, caller, demo)
             body = read.body if isinstance(read, FinishedBody) else read
             yield _end_event(job_id, body)
             return

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.accounts.caller import Caller, CallerDep
+from chunkwise.api.accounts.idempotent import request_hash, run_idempotent
+from chunkwise.api.accounts.rate_limits import RateLimits, client_ip
 from chunkwise.api.conditional import NOT_MODIFIED, IfNoneMatch
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
 from chunkwise.api.expiry import describe_expiry
@@ -30,15 +34,22 @@ from chunkwise.workloads import workload_kinds
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
 
-ERRORS = {
+ERRORS: dict[int, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request"},
+    401: {"model": ErrorBody, "description": "Accounts are on and no valid token was sent"},
+    422: {"model": ErrorBody, "description": "The Idempotency-Key was used with another body"},
     403: {"model": ErrorBody, "description": "Sent by another site's page: refused"},
     404: {"model": ErrorBody, "description": "No such job"},
-    409: {"model": ErrorBody, "description": "The job has already ended"},
+    409: {
+        "model": ErrorBody,
+        "description": "The job has already ended; or a request with this Idempotency-Key "
+        "is still being handled",
+    },
     429: {
         "model": ErrorBody,
-        "description": "Too much unfinished work (CHUNKWISE_MAX_ACTIVE_JOBS or "
-        "CHUNKWISE_MAX_QUEUED_CHUNKS): retry after the Retry-After header's seconds",
+        "description": "Too much unfinished work (CHUNKWISE_MAX_ACTIVE_JOBS, "
+        "CHUNKWISE_MAX_QUEUED_CHUNKS, CHUNKWISE_MAX_ACTIVE_JOBS_PER_USER) or a rate limit: "
+        "retry after the Retry-After header's seconds",
         "headers": {
             "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
         },
@@ -52,40 +63,92 @@ JOB_VIEW = TypeAdapter(JobView)
 UNFINISHED_HEADERS = {"Cache-Control": UNFINISHED_CACHE_CONTROL}
 
 
+IDEMPOTENCY_KEY = Header(
+    alias="Idempotency-Key",
+    description="Makes a retry safe: the same key and body answer as the first request did "
+    "and create nothing; another body is 422; while the first is handled, 409. Kept "
+    "CHUNKWISE_IDEMPOTENCY_TTL_S (a day).",
+)
+CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    k: ERRORS[k] for k in (400, 401, 403, 409, 422, 429, 503)
+}
+
+
 @router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={k: ERRORS[k] for k in (400, 403, 429, 503)},
+    response_model=JobAccepted,
+    responses=CREATE_RESPONSES,
 )
 def create_job(
     body: JobCreate,
-    response: Response,
-    store: StoreDep,
-    celery: CeleryDep,
-    settings: SettingsDep,
+    request: Request,
+    caller: CallerDep,
     cache: Annotated[
         bool, Query(description="Reuse pieces computed by earlier jobs; false recomputes all.")
     ] = True,
-) -> JobAccepted:
+    idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
+) -> JSONResponse:
     """Submit a job; it is split into chunks that workers compute in parallel."""
-    check_chunk_count(body.chunks, settings)
-    job = submit_job(
-        store,
-        celery,
-        kind=body.kind,
-        params=body.params,
-        chunks=body.chunks,
-        limits=settings.workload_limits(),
-        use_cache=cache,
-        admission=AdmissionBounds.from_settings(settings),
+    limits: RateLimits = request.app.state.rate_limits
+    if caller.account is not None:
+        limits.hit_jobs(str(caller.account.id))
+    scope = (
+        f"user:{caller.account.id}"
+        if caller.account is not None
+        else f"ip:{client_ip(request, limits.trusted_proxies)}"
     )
-    response.headers["Location"] = f"/api/jobs/{job.id}"
-    return JobAccepted(job_id=job.id, status=job.state)
+    return accept_job(request, body, cache, idempotency_key, scope, owner_id=caller.owner_id)
+
+
+def accept_job(
+    request: Request,
+    body: JobCreate,
+    cache: bool,
+    idempotency_key: str | None,
+    scope: str,
+    *,
+    owner_id: uuid.UUID | None,
+    demo: bool = False,
+) -> JSONResponse:
+    """Submit the job once per Idempotency-Key; the 202 that says where it is."""
+    state = request.app.state
+    settings: Settings = state.settings
+    check_chunk_count(body.chunks, settings)
+
+    def submit() -> JSONResponse:
+        job = submit_job(
+            state.store,
+            state.celery,
+            kind=body.kind,
+            params=body.params,
+            chunks=body.chunks,
+            limits=settings.workload_limits(),
+            use_cache=cache,
+            admission=AdmissionBounds.from_settings(settings),
+            owner_id=owner_id,
+            demo=demo,
+        )
+        accepted = JobAccepted(job_id=job.id, status=job.state)
+        location = f"/api/demo/jobs/{job.id}" if demo else f"/api/jobs/{job.id}"
+        return JSONResponse(
+            accepted.model_dump(mode="json"), status_code=202, headers={"Location": location}
+        )
+
+    return run_idempotent(
+        state.store,
+        scope=scope,
+        key=idempotency_key,
+        fingerprint=request_hash(body.model_dump(mode="json"), str(request.query_params)),
+        ttl_s=settings.idempotency_ttl_s,
+        handle=submit,
+    )
 
 
 @router.get("", responses={400: ERRORS[400], 503: ERRORS[503]})
 def list_jobs(
     store: StoreDep,
+    caller: CallerDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     state: Annotated[
@@ -99,8 +162,11 @@ def list_jobs(
     """Jobs, newest first, a page at a time; filtered by state and kind when asked."""
     states, kinds = parse_states(state or []), parse_kinds(kind or [])
     with store.reader() as session:
-        page = jobs.list_jobs(session, limit=limit, offset=offset, states=states, kinds=kinds)
-        total = jobs.count_jobs(session, states=states, kinds=kinds)
+        visible = caller.visible()
+        page = jobs.list_jobs(
+            session, limit=limit, offset=offset, states=states, kinds=kinds, visible=visible
+        )
+        total = jobs.count_jobs(session, states=states, kinds=kinds, visible=visible)
     next_offset = offset + len(page) if offset + len(page) < total else None
     return JobPage(
         items=[job_view(job) for job in page],
@@ -116,7 +182,9 @@ def list_jobs(
     response_model=JobView,
     responses={304: NOT_MODIFIED, 404: ERRORS[404], 503: ERRORS[503]},
 )
-async def get_job(job_id: str, request: Request, if_none_match: IfNoneMatch = None) -> Response:
+async def get_job(
+    job_id: str, request: Request, caller: CallerDep, if_none_match: IfNoneMatch = None
+) -> Response:
     """A job's state, progress and, once finished, its result or error.
 
     An ended job's answer never changes: it carries an ETag and may be kept until the
@@ -127,8 +195,12 @@ async def get_job(job_id: str, request: Request, if_none_match: IfNoneMatch = No
     finished_jobs: FinishedJobCache = state.finished_jobs
     now = time.time()
     finished = finished_jobs.get(job_uuid, now=now)
+    if finished is not None and not caller.may_see(finished.owner_id, finished.demo):
+        raise JobNotFoundError(f"no job with id {job_uuid}")
     if finished is None:
-        read = await run_in_threadpool(read_job_body, state.store, job_uuid, state.settings, now)
+        read = await run_in_threadpool(
+            read_job_body, state.store, job_uuid, state.settings, now, caller
+        )
         if not isinstance(read, FinishedBody):
             return Response(read, media_type=JSON, headers=UNFINISHED_HEADERS)
         finished = read
@@ -137,33 +209,65 @@ async def get_job(job_id: str, request: Request, if_none_match: IfNoneMatch = No
 
 
 def read_job_body(
-    store: Store, job_id: uuid.UUID, settings: Settings, now: float
+    store: Store,
+    job_id: uuid.UUID,
+    settings: Settings,
+    now: float,
+    caller: Caller,
+    *,
+    demo: bool = False,
 ) -> bytes | FinishedBody:
-    """The job's encoded answer, read at `now`: a `FinishedBody` once the job has ended."""
-    with store.reader() as session:
-        job = jobs.get_job(session, job_id=job_id)
-        tombstone = retention.expired_job(session, job_id=job_id) if job is None else None
-    if tombstone is not None:
-        raise JobNotFoundError(describe_expiry(tombstone, result_ttl_s=settings.result_ttl_s))
-    if job is None:
-        raise JobNotFoundError(f"no job with id {job_id}")
+    """The job's encoded answer, read at `now`: a `FinishedBody` once the job has ended.
+
+    A job the caller may not see is a 404 like a missing one; `demo` reads demo jobs.
+    """
+    job = visible_job(store, job_id, settings, caller, demo=demo)
     body = JOB_VIEW.dump_json(job_view(job))
     if not job.state.is_terminal or job.finished_at is None:
         return body
     expires_at = job.finished_at.timestamp() + settings.result_ttl_s
-    return finished_body(body, expires_at=expires_at, now=now)
+    return finished_body(body, expires_at=expires_at, now=now, owner_id=job.owner_id, demo=job.demo)
+
+
+def visible_job(
+    store: Store, job_id: uuid.UUID, settings: Settings, caller: Caller, *, demo: bool = False
+) -> Job:
+    """The job, if the caller may see it (the demo routes see demo jobs only); else 404,
+    the same whether the job is another's, expired, or never was."""
+    with store.reader() as session:
+        job = jobs.get_job(session, job_id=job_id)
+        tombstone = retention.expired_job(session, job_id=job_id) if job is None else None
+    owner, is_demo = (
+        (job.owner_id, job.demo)
+        if job is not None
+        else (tombstone.owner_id, tombstone.demo)
+        if tombstone is not None
+        else (None, False)
+    )
+    visible = is_demo if demo else caller.may_see(owner, is_demo)
+    if tombstone is not None and visible:
+        raise JobNotFoundError(describe_expiry(tombstone, result_ttl_s=settings.result_ttl_s))
+    if job is None or not visible:
+        raise JobNotFoundError(f"no job with id {job_id}")
+    return job
 
 
 @router.post("/{job_id}/cancel", responses={k: ERRORS[k] for k in (403, 404, 409, 503)})
-def cancel(job_id: str, store: StoreDep, celery: CeleryDep) -> JobView:
+def cancel(
+    job_id: str, store: StoreDep, celery: CeleryDep, settings: SettingsDep, caller: CallerDep
+) -> JobView:
     """Cancel a running job: its remaining chunks are skipped and its result never set."""
-    return job_view(cancel_job(store, celery, job_id=parse_job_id(job_id)))
+    job_uuid = parse_job_id(job_id)
+    visible_job(store, job_uuid, settings, caller)
+    return job_view(cancel_job(store, celery, job_id=job_uuid))
 
 
 @router.delete("/{job_id}", responses={k: ERRORS[k] for k in (403, 404, 409, 503)})
-def delete(job_id: str, store: StoreDep, celery: CeleryDep) -> JobView:
+def delete(
+    job_id: str, store: StoreDep, celery: CeleryDep, settings: SettingsDep, caller: CallerDep
+) -> JobView:
     """Cancel a running job, as POST /api/jobs/{job_id}/cancel does; the record is kept."""
-    return cancel(job_id, store, celery)
+    return cancel(job_id, store, celery, settings, caller)
 
 
 def check_chunk_count(chunks: int, settings: Settings) -> None:

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Response
 from fastapi.responses import StreamingResponse
 from pydantic import TypeAdapter
 
+from chunkwise.api.accounts.caller import CallerDep
 from chunkwise.api.conditional import NOT_MODIFIED, IfNoneMatch, etag_of, validated_response
-from chunkwise.api.deps import StoreDep
+from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.api.item_pages import item_page, item_text, listable_job
-from chunkwise.api.routes.jobs import ERRORS, parse_job_id
+from chunkwise.api.routes.jobs import ERRORS, parse_job_id, visible_job
 from chunkwise.api.schemas import ResultPage
 
 router = APIRouter(prefix="/api/jobs", tags=["results"])
@@ -27,6 +28,8 @@ RESULT_PAGE = TypeAdapter(ResultPage)
 def result_page(
     job_id: str,
     store: StoreDep,
+    settings: SettingsDep,
+    caller: CallerDep,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     if_none_match: IfNoneMatch = None,
@@ -37,6 +40,7 @@ def result_page(
     kept it is answered 304 without the items; `no-cache` has the client ask each time,
     so a page is never reused after its job has expired.
     """
+    visible_job(store, parse_job_id(job_id), settings, caller)
     page = item_page(store, parse_job_id(job_id), offset=offset, limit=limit)
     end = offset + len(page.items)
     body = RESULT_PAGE.dump_json(
@@ -59,9 +63,12 @@ def result_page(
     response_class=StreamingResponse,
     responses={200: {"content": {"text/plain": {}}}, **RESPONSES},
 )
-def result_text(job_id: str, store: StoreDep) -> StreamingResponse:
+def result_text(
+    job_id: str, store: StoreDep, settings: SettingsDep, caller: CallerDep
+) -> StreamingResponse:
     """The whole result as a text download, one item per line, streamed."""
     parsed = parse_job_id(job_id)
+    visible_job(store, parsed, settings, caller)
     listable_job(store, parsed)  # refuse before the 200 starts
     headers = {"Content-Disposition": f'attachment; filename="{parsed}.txt"'}
     return StreamingResponse(item_text(store, parsed), media_type="text/plain", headers=headers)

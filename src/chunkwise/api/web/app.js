@@ -371,14 +371,14 @@ async function jobView(jobId) {
     return;
   }
   main.innerHTML = `
-    <h1>Job <span class="mono muted" style="font-size:.9rem">${esc(job.job_id)}</span></h1>
+    <h1>Job <span class="mono muted job-id">${esc(job.job_id)}</span></h1>
     <section class="panel" aria-label="Job">
-      <div class="form-actions" style="justify-content:space-between">
+      <div class="form-actions spread">
         <div><span id="job-badge">${badgeOf(job.state)}</span> <strong>${esc(job.kind)}</strong>
           <span class="params">${esc(fmt(job.params))}</span></div>
         <button id="cancel" class="danger" type="button" ${TERMINAL.has(job.state) ? "hidden" : ""}>Cancel job</button>
       </div>
-      <div style="margin-top:.75rem">${progressHtml("job")}</div>
+      <div class="gap-top">${progressHtml("job")}</div>
       <dl class="facts">
         <div><dt>Elapsed</dt><dd id="f-elapsed">—</dd></div>
         <div><dt>Throughput</dt><dd id="f-rate">—</dd></div>
@@ -386,8 +386,8 @@ async function jobView(jobId) {
         <div><dt>Cached chunks</dt><dd id="f-cached">—</dd></div>
       </dl>
       <h2>Chunks</h2>
-      <div class="legend" aria-hidden="true"><span><i></i>pending</span><span><i style="background:var(--run)"></i>running</span>
-        <span><i style="background:var(--ok)"></i>done</span><span><i style="background:var(--cache)"></i>from cache</span></div>
+      <div class="legend" aria-hidden="true"><span><i></i>pending</span><span><i class="running"></i>running</span>
+        <span><i class="done"></i>done</span><span><i class="cached"></i>from cache</span></div>
       <div class="chunkmap" id="chunkmap" role="list" aria-label="Chunk map"></div>
       <div id="outcome"></div>
     </section>`;

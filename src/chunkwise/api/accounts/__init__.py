@@ -1,0 +1,1 @@
+"""Accounts in the API: who is calling, their credentials, and what they may see."""

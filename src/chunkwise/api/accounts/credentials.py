@@ -1,0 +1,81 @@
+"""Passwords, access tokens and API tokens: made, checked and hashed here, nowhere else.
+
+- Passwords: Argon2id through pwdlib, with its recommended parameters.
+- Access tokens: short-lived JWTs (HS256) from login, signed with JWT_SECRET; when that is
+  unset, a random key made once and kept in the data dir (mode 0600), so every API process
+  of one install signs alike and a restart keeps sessions.
+- API tokens: 256 random bits, shown once; the store keeps their SHA-256 only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import time
+import uuid
+from pathlib import Path
+
+import jwt
+from pwdlib import PasswordHash
+
+from chunkwise.config import Settings
+
+API_TOKEN_PREFIX = "cw_"
+"""Marks an API token, so it is told from an access token (a JWT) at a glance."""
+JWT_ALGORITHM = "HS256"
+SECRET_FILE = "jwt_secret"
+
+_hasher = PasswordHash.recommended()
+_DUMMY_HASH = _hasher.hash("an unknown account's password is checked against this")
+"""Checked when the email is unknown, so the answer takes as long as for a wrong password."""
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def password_matches(password: str, stored_hash: str | None) -> bool:
+    """Whether `password` matches; with no stored hash, spends the same time and says no."""
+    if stored_hash is None:
+        _hasher.verify(password, _DUMMY_HASH)
+        return False
+    return _hasher.verify(password, stored_hash)
+
+
+def signing_key(settings: Settings) -> str:
+    """JWT_SECRET, or the install's own key from the data dir (made on first use)."""
+    if settings.jwt_secret:
+        return settings.jwt_secret
+    path = Path(settings.data_dir) / SECRET_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def access_token(user_id: uuid.UUID, *, key: str, ttl_s: int) -> str:
+    now = int(time.time())
+    claims = {"sub": str(user_id), "iat": now, "exp": now + ttl_s, "typ": "access"}
+    return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
+
+
+def user_of_access_token(token: str, *, key: str) -> uuid.UUID | None:
+    """The user an unexpired, well-signed access token names; None otherwise."""
+    try:
+        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp"]})
+        return uuid.UUID(str(claims["sub"]))
+    except (jwt.InvalidTokenError, KeyError, ValueError):
+        return None
+
+
+def new_api_token() -> str:
+    return API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -1,0 +1,68 @@
+"""Rate limits, with the `limits` library: per client IP on the demo endpoints, per user
+(or IP, with accounts off) on job creation. Counts live in memory for one API process,
+or on the broker's Redis server when several API processes must share them.
+
+The client's IP is the socket's peer, or the last address X-Forwarded-For adds before a
+trusted proxy when the peer is one (TRUSTED_PROXIES): a client cannot pick its own IP by
+sending the header.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import time
+
+from limits import RateLimitItem, parse
+from limits.storage import storage_from_string
+from limits.strategies import MovingWindowRateLimiter
+from starlette.requests import Request
+
+from chunkwise.config import Settings
+from chunkwise.errors import AdmissionRefusedError
+
+
+class RateLimits:
+    """The deployment's rate limits and where their counts are kept."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.demo = parse(settings.demo_rate_limit)
+        self.jobs = parse(settings.job_rate_limit)
+        self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_url))
+        self.trusted_proxies = frozenset(settings.trusted_proxies)
+
+    def hit_demo(self, request: Request) -> None:
+        self._hit(self.demo, "demo", client_ip(request, self.trusted_proxies), "from your address")
+
+    def hit_jobs(self, who: str) -> None:
+        self._hit(self.jobs, "jobs", who, "for you")
+
+    def _hit(self, item: RateLimitItem, namespace: str, who: str, whose: str) -> None:
+        if self.limiter.hit(item, "chunkwise", namespace, who):
+            return
+        reset_at = self.limiter.get_window_stats(item, "chunkwise", namespace, who).reset_time
+        wait_s = max(1, math.ceil(reset_at - time.time()))
+        raise AdmissionRefusedError(
+            f"rate limit reached: {item} {whose}; retry in {wait_s} s", retry_after_s=wait_s
+        )
+
+
+def client_ip(request: Request, trusted_proxies: frozenset[str]) -> str:
+    """The client's address: the peer's, or the one X-Forwarded-For gives before the
+    trusted proxies, when the peer is one of them."""
+    peer = request.client.host if request.client else "unknown"
+    if peer not in trusted_proxies:
+        return peer
+    forwarded = [part.strip() for part in request.headers.get("x-forwarded-for", "").split(",")]
+    for address in reversed([part for part in forwarded if part]):
+        if address not in trusted_proxies and _is_ip(address):
+            return address
+    return peer
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,230 @@
+"""Accounts: register, sign in (a token, or the dashboard's cookie session), who am I,
+and API tokens."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi.security import OAuth2PasswordBearer
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
+
+from chunkwise.api.accounts import credentials
+from chunkwise.api.accounts.caller import CSRF_COOKIE, SESSION_COOKIE, CallerDep
+from chunkwise.api.deps import SettingsDep, StoreDep
+from chunkwise.api.schemas import ErrorBody
+from chunkwise.errors import AuthenticationError, EmailTakenError, InvalidJobError, JobNotFoundError
+from chunkwise.store import Store
+from chunkwise.store import accounts as account_rows
+from chunkwise.store.accounts import Account
+
+router = APIRouter(prefix="/api/auth", tags=["auth"])
+LOGIN_PATH = "/api/auth/login"
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl=LOGIN_PATH, auto_error=False)
+"""Declares the Bearer scheme in OpenAPI, so /docs can sign in with the login form."""
+BearerDep = Annotated[str | None, Depends(oauth2_scheme)]
+
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+WRONG_CREDENTIALS = "wrong email or password"
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorBody, "description": "Invalid request"},
+    401: {"model": ErrorBody, "description": "No valid credentials"},
+}
+
+
+class Credentials(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
+    password: str = Field(min_length=8, max_length=256)
+
+
+class AccountView(BaseModel):
+    id: uuid.UUID
+    email: str
+    is_admin: bool
+    created_at: datetime
+
+
+class AccessToken(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = Field(description="Seconds the token is valid for.")
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class TokenView(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+
+
+class NewToken(TokenView):
+    token: str = Field(description="The token itself: shown this once, kept only as a hash.")
+
+
+def _view(account: Account) -> AccountView:
+    return AccountView(
+        id=account.id,
+        email=account.email,
+        is_admin=account.is_admin,
+        created_at=account.created_at,
+    )
+
+
+@router.post("/register", status_code=status.HTTP_201_CREATED, responses={409: ERRORS[400]})
+def register(body: Credentials, store: StoreDep) -> AccountView:
+    """Create an account; the first one is an admin, who sees every job."""
+    password_hash = credentials.hash_password(body.password)
+    try:
+        with store.writer() as session:
+            account = account_rows.create_user(
+                session, email=body.email.lower(), password_hash=password_hash
+            )
+    except IntegrityError:
+        raise EmailTakenError(f"an account with {body.email.lower()} exists") from None
+    return _view(account)
+
+
+@router.post(
+    "/login",
+    responses=ERRORS,
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {"schema": Credentials.model_json_schema()},
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "username": {"type": "string"},
+                            "password": {"type": "string"},
+                        },
+                        "required": ["username", "password"],
+                    }
+                },
+            },
+            "required": True,
+        }
+    },
+)
+async def login(request: Request, settings: SettingsDep) -> AccessToken:
+    """Sign in with `{"email", "password"}`, or the OAuth2 password form (username is the
+    email): a short-lived access token. A wrong password and an unknown email get the
+    same 401, in the same time."""
+    given = await _credentials_of(request)
+    account = await run_in_threadpool(_check_password, request.app.state.store, given)
+    key: str = request.app.state.signing_key
+    token = credentials.access_token(account.id, key=key, ttl_s=settings.access_token_ttl_s)
+    return AccessToken(access_token=token, expires_in=settings.access_token_ttl_s)
+
+
+@router.post("/session", responses=ERRORS)
+async def open_session(request: Request, response: Response, settings: SettingsDep) -> AccountView:
+    """Sign the dashboard in: the access token goes in an HttpOnly cookie, with a CSRF
+    cookie whose value unsafe requests must echo in X-CSRF-Token."""
+    given = await _credentials_of(request)
+    account = await run_in_threadpool(_check_password, request.app.state.store, given)
+    key: str = request.app.state.signing_key
+    token = credentials.access_token(account.id, key=key, ttl_s=settings.access_token_ttl_s)
+    secure = request.url.scheme == "https"
+    common: dict[str, Any] = {
+        "max_age": settings.access_token_ttl_s,
+        "secure": secure,
+        "samesite": "lax",
+        "path": "/",
+    }
+    response.set_cookie(SESSION_COOKIE, token, httponly=True, **common)
+    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, **common)
+    return _view(account)
+
+
+@router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
+def close_session(response: Response) -> Response:
+    """Sign the dashboard out."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
+    response.status_code = status.HTTP_204_NO_CONTENT
+    return response
+
+
+@router.get("/me", responses=ERRORS)
+def me(caller: CallerDep, _bearer: BearerDep = None) -> AccountView:
+    """The signed-in account."""
+    return _view(caller.require_account())
+
+
+@router.post("/tokens", status_code=status.HTTP_201_CREATED, responses=ERRORS)
+def create_token(
+    body: TokenCreate, caller: CallerDep, store: StoreDep, _bearer: BearerDep = None
+) -> NewToken:
+    """A new API token for scripts; the token is in this answer only."""
+    account = caller.require_account()
+    token = credentials.new_api_token()
+    with store.writer() as session:
+        info = account_rows.add_token(
+            session, user_id=account.id, name=body.name, token_hash=credentials.token_hash(token)
+        )
+    return NewToken(id=info.id, name=info.name, created_at=info.created_at, token=token)
+
+
+@router.get("/tokens", responses=ERRORS)
+def list_tokens(caller: CallerDep, store: StoreDep, _bearer: BearerDep = None) -> list[TokenView]:
+    """Your API tokens, without their secrets."""
+    account = caller.require_account()
+    with store.reader() as session:
+        tokens = account_rows.list_tokens(session, user_id=account.id)
+    return [TokenView(id=t.id, name=t.name, created_at=t.created_at) for t in tokens]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ERRORS, 404: {"model": ErrorBody, "description": "No such token"}},
+)
+def revoke_token(
+    token_id: uuid.UUID, caller: CallerDep, store: StoreDep, _bearer: BearerDep = None
+) -> Response:
+    """Revoke an API token: its next use is a 401."""
+    account = caller.require_account()
+    with store.writer() as session:
+        revoked = account_rows.revoke_token(session, user_id=account.id, token_id=token_id)
+    if not revoked:
+        raise JobNotFoundError(f"no token with id {token_id}")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _credentials_of(request: Request) -> Credentials:
+    """The email and password from a JSON body or an OAuth2 password form."""
+    content_type = request.headers.get("content-type", "")
+    try:
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            raw: Any = {"email": form.get("username"), "password": form.get("password")}
+        else:
+            raw = json.loads(await request.body() or b"null")
+        return Credentials.model_validate(raw)
+    except (ValueError, ValidationError):
+        raise InvalidJobError(
+            'send {"email", "password"} as JSON, or the OAuth2 password form', field="body"
+        ) from None
+
+
+def _check_password(store: Store, given: Credentials) -> Account:
+    with store.reader() as session:
+        found = account_rows.password_hash_of(session, email=given.email.lower())
+    account, stored = found if found is not None else (None, None)
+    if not credentials.password_matches(given.password, stored) or account is None:
+        raise AuthenticationError(WRONG_CREDENTIALS)
+    return account

@@ -1,0 +1,233 @@
+"""Accounts, tokens and who sees what, with accounts on (an in-process API)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from chunkwise.api import create_app
+from chunkwise.api.accounts import credentials
+from chunkwise.api.app import PublicWithoutAccountsError
+from chunkwise.config import Settings
+from tests.api.in_process import Api, ServeInProcess
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def accounts(serve: ServeInProcess) -> Iterator[Api]:
+    with serve(auth_enabled=True) as api:
+        yield api
+
+
+def register(api: Api, email: str, password: str = PASSWORD) -> dict[str, object]:
+    response = api.http.post("/api/auth/register", json={"email": email, "password": password})
+    assert response.status_code == 201, response.text
+    body: dict[str, object] = response.json()
+    return body
+
+
+def login(api: Api, email: str, password: str = PASSWORD) -> dict[str, str]:
+    response = api.http.post("/api/auth/login", json={"email": email, "password": password})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def submit(api: Api, headers: dict[str, str], n: int = 100) -> str:
+    body = {"kind": "sum_range", "params": {"n": n}, "chunks": 2}
+    response = api.http.post("/api/jobs", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return str(response.json()["job_id"])
+
+
+def test_register_login_and_a_job_with_the_access_token_and_an_api_token(accounts: Api) -> None:
+    first = register(accounts, "Ada@Example.com")
+    assert first["email"] == "ada@example.com" and first["is_admin"] is True
+    assert register(accounts, "bob@example.com")["is_admin"] is False
+    headers = login(accounts, "ada@example.com")
+    assert accounts.http.get("/api/auth/me", headers=headers).json()["email"] == "ada@example.com"
+
+    job_id = submit(accounts, headers)
+    made = accounts.http.post("/api/auth/tokens", json={"name": "ci"}, headers=headers).json()
+    assert made["token"].startswith("cw_") and made["name"] == "ci"
+    with_token = {"Authorization": f"Bearer {made['token']}"}
+    assert accounts.http.get(f"/api/jobs/{job_id}", headers=with_token).status_code == 200
+    submit(accounts, with_token)
+    listed = accounts.http.get("/api/auth/tokens", headers=headers).json()
+    assert [(t["id"], t["name"]) for t in listed] == [(made["id"], "ci")]
+    assert "token" not in listed[0]
+
+
+def test_the_oauth2_password_form_signs_in_too(accounts: Api) -> None:
+    register(accounts, "ada@example.com")
+    response = accounts.http.post(
+        "/api/auth/login", data={"username": "ada@example.com", "password": PASSWORD}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "bearer" and response.json()["expires_in"] > 0
+
+
+def test_a_revoked_token_gets_401(accounts: Api) -> None:
+    register(accounts, "ada@example.com")
+    headers = login(accounts, "ada@example.com")
+    made = accounts.http.post("/api/auth/tokens", json={"name": "x"}, headers=headers).json()
+    with_token = {"Authorization": f"Bearer {made['token']}"}
+    assert accounts.http.get("/api/jobs", headers=with_token).status_code == 200
+    revoked = accounts.http.delete(f"/api/auth/tokens/{made['id']}", headers=headers)
+    assert revoked.status_code == 204
+    refused = accounts.http.get("/api/jobs", headers=with_token)
+    assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+    again = accounts.http.delete(f"/api/auth/tokens/{made['id']}", headers=headers)
+    assert again.status_code == 404
+
+
+def test_without_credentials_every_job_route_is_401(accounts: Api) -> None:
+    assert accounts.http.get("/api/jobs").status_code == 401
+    body = {"kind": "sum_range", "params": {"n": 5}, "chunks": 1}
+    assert accounts.http.post("/api/jobs", json=body).status_code == 401
+    bad = {"Authorization": "Bearer not-a-token"}
+    assert accounts.http.get("/api/jobs", headers=bad).status_code == 401
+
+
+def test_another_users_job_is_404_on_every_route_and_never_listed(accounts: Api) -> None:
+    register(accounts, "admin@example.com")
+    register(accounts, "a@example.com")
+    register(accounts, "b@example.com")
+    alice, bob = login(accounts, "a@example.com"), login(accounts, "b@example.com")
+    admin = login(accounts, "admin@example.com")
+    job_id = submit(accounts, alice)
+    accounts.compute_published()
+    missing = str(uuid.uuid4())
+
+    for path in ("", "/result", "/result.txt", "/events", "/chunks"):
+        theirs = accounts.http.get(f"/api/jobs/{job_id}{path}", headers=bob)
+        nobodys = accounts.http.get(f"/api/jobs/{missing}{path}", headers=bob)
+        assert theirs.status_code == nobodys.status_code == 404, path
+        assert theirs.json()["detail"] == nobodys.json()["detail"].replace(missing, job_id)
+    for cancel in (
+        accounts.http.post(f"/api/jobs/{job_id}/cancel", headers=bob),
+        accounts.http.delete(f"/api/jobs/{job_id}", headers=bob),
+    ):
+        assert cancel.status_code == 404
+    assert accounts.http.get("/api/jobs", headers=bob).json()["total"] == 0
+    mine = accounts.http.get("/api/jobs", headers=alice).json()
+    assert [item["job_id"] for item in mine["items"]] == [job_id]
+    assert accounts.http.get(f"/api/jobs/{job_id}", headers=alice).json()["state"] == "SUCCESS"
+    assert accounts.http.get("/api/jobs", headers=admin).json()["total"] == 1
+
+
+def test_a_wrong_password_and_an_unknown_email_get_the_same_401(accounts: Api) -> None:
+    register(accounts, "ada@example.com")
+    wrong = accounts.http.post(
+        "/api/auth/login", json={"email": "ada@example.com", "password": "not the password"}
+    )
+    unknown = accounts.http.post(
+        "/api/auth/login", json={"email": "nobody@example.com", "password": "not the password"}
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json() == unknown.json() == {"detail": "wrong email or password", "field": None}
+
+
+def test_an_unknown_email_is_checked_against_a_hash_all_the_same(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    checked: list[str] = []
+    verify = credentials._hasher.verify
+
+    def counting(password: str, stored: str) -> bool:
+        checked.append(stored)
+        return verify(password, stored)
+
+    monkeypatch.setattr(credentials._hasher, "verify", counting)
+    assert credentials.password_matches("guess", None) is False
+    assert checked == [credentials._DUMMY_HASH]
+
+
+def test_the_same_email_twice_is_409(accounts: Api) -> None:
+    register(accounts, "ada@example.com")
+    again = accounts.http.post(
+        "/api/auth/register", json={"email": "ADA@example.com", "password": PASSWORD}
+    )
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"email": "not-an-email", "password": PASSWORD}, {"email": "a@b.co", "password": "short"}],
+)
+def test_a_bad_registration_gets_400(accounts: Api, body: dict[str, str]) -> None:
+    assert accounts.http.post("/api/auth/register", json=body).status_code == 400
+
+
+def test_the_dashboard_session_is_an_httponly_cookie_with_a_csrf_check(accounts: Api) -> None:
+    register(accounts, "ada@example.com")
+    opened = accounts.http.post(
+        "/api/auth/session", json={"email": "ada@example.com", "password": PASSWORD}
+    )
+    assert opened.status_code == 200
+    cookies = opened.headers.get_list("set-cookie")
+    session = next(c for c in cookies if c.startswith("chunkwise_session="))
+    assert "HttpOnly" in session and "SameSite=lax" in session
+    csrf = accounts.http.cookies["chunkwise_csrf"]
+    assert accounts.http.get("/api/jobs").status_code == 200  # the cookie signs reads
+    body = {"kind": "sum_range", "params": {"n": 5}, "chunks": 1}
+    assert accounts.http.post("/api/jobs", json=body).status_code == 401
+    signed = accounts.http.post("/api/jobs", json=body, headers={"X-CSRF-Token": csrf})
+    assert signed.status_code == 202
+    accounts.http.delete("/api/auth/session", headers={"X-CSRF-Token": csrf})
+    accounts.http.cookies.clear()
+    assert accounts.http.get("/api/jobs").status_code == 401
+
+
+def test_accounts_default_off_on_loopback_and_on_elsewhere(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path, api_host="127.0.0.1").auth_on is False
+    assert Settings(data_dir=tmp_path, api_host="0.0.0.0").auth_on is True
+    assert Settings(data_dir=tmp_path, api_host="0.0.0.0", auth_enabled=False).auth_on is False
+
+
+def test_the_api_refuses_to_serve_others_with_accounts_off(tmp_path: Path) -> None:
+    fields = {"data_dir": tmp_path, "broker_url": "memory://", "api_host": "0.0.0.0"}
+    with pytest.raises(PublicWithoutAccountsError, match="ALLOW_PUBLIC_NOAUTH"):
+        create_app(Settings(**fields, auth_enabled=False))  # type: ignore[arg-type]
+    create_app(Settings(**fields, auth_enabled=False, allow_public_noauth=True))  # type: ignore[arg-type]
+
+
+def test_the_signing_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path)
+    key = credentials.signing_key(settings)
+    assert credentials.signing_key(settings) == key and len(key) >= 32
+    assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
+
+
+def test_every_answer_carries_the_security_headers(accounts: Api) -> None:
+    for path in ("/", "/health", "/ui/app.js", "/api/jobs"):
+        headers = accounts.http.get(path).headers
+        assert "script-src 'self'" in headers["content-security-policy"], path
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+
+
+def test_secrets_never_reach_the_store_or_the_logs(
+    accounts: Api, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    caplog.set_level("DEBUG")
+    register(accounts, "ada@example.com")
+    headers = login(accounts, "ada@example.com")
+    made = accounts.http.post("/api/auth/tokens", json={"name": "ci"}, headers=headers).json()
+    submit(accounts, {"Authorization": f"Bearer {made['token']}"})
+    accounts.http.post("/api/auth/login", json={"email": "ada@example.com", "password": "x" * 9})
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("api.db*"))
+    assert len(stored) > 0
+    for secret in (PASSWORD, made["token"]):
+        assert secret.encode() not in stored
+        assert secret not in caplog.text
+    assert "x" * 9 not in caplog.text
+
+
+def test_openapi_declares_the_bearer_login_for_the_docs_page(accounts: Api) -> None:
+    schemes = accounts.http.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/auth/login"
