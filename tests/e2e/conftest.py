@@ -75,7 +75,7 @@ def offhost() -> OffHostRequests:
     return OffHostRequests()
 
 
-def _page(
+def new_page(
     browser: Browser, system: LiveSystem, offhost: OffHostRequests, size: ViewportSize
 ) -> Page:
     context = browser.new_context(viewport=size, base_url=system.api_url, locale="en-US")
@@ -96,7 +96,7 @@ def _page(
 
 @pytest.fixture
 def page(browser: Browser, system: LiveSystem, offhost: OffHostRequests) -> Iterator[Page]:
-    page = _page(browser, system, offhost, DESKTOP)
+    page = new_page(browser, system, offhost, DESKTOP)
     yield page
     page.context.close()
     assert not offhost, f"requests left 127.0.0.1: {offhost}"
@@ -104,7 +104,7 @@ def page(browser: Browser, system: LiveSystem, offhost: OffHostRequests) -> Iter
 
 @pytest.fixture
 def phone_page(browser: Browser, system: LiveSystem, offhost: OffHostRequests) -> Iterator[Page]:
-    page = _page(browser, system, offhost, PHONE)
+    page = new_page(browser, system, offhost, PHONE)
     yield page
     page.context.close()
     assert not offhost, f"requests left 127.0.0.1: {offhost}"

@@ -201,3 +201,27 @@ def test_ctrl_c_while_watching_asks_whether_to_cancel(live: LiveSystem, answer: 
         assert f"job {job_id} keeps running" in out
         assert live.job(job_id)["state"] in ("STARTED", "PROGRESS")
         assert live.http.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+
+
+def test_login_keeps_a_private_token_that_submit_sends(live: LiveSystem, tmp_path: Path) -> None:
+    email, password = f"cli-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple"
+    registered = live.http.post("/api/auth/register", json={"email": email, "password": password})
+    assert registered.status_code == 201, registered.text
+    env = {
+        **live.env,
+        "CHUNKWISE_API_URL": live.settings.resolved_api_url,
+        "XDG_CONFIG_HOME": str(tmp_path),
+    }
+    argv = chunkwise_argv("login", "--email", email, "--password", password)
+    signed_in = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert signed_in.returncode == 0, signed_in.stderr
+    token_file = tmp_path / "chunkwise" / "token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+
+    argv = chunkwise_argv("submit", "sum_range", "--n", "100", "--chunks", "2", "--watch")
+    submitted = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert submitted.returncode == 0, submitted.stderr
+    job_id = submitted.stdout.split("job ", 1)[1].split()[0]
+    with live.store.reader() as session:
+        job = jobs.get_job(session, job_id=uuid.UUID(job_id))
+    assert job is not None and job.owner_id == uuid.UUID(str(registered.json()["id"]))

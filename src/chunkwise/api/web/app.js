@@ -36,12 +36,27 @@ function parseExact(text) {
   });
 }
 
+// Who is signed in (null: nobody), and whether this service asks for accounts at all.
+const session = { account: null, authOn: false };
+
+function cookie(name) {
+  const found = document.cookie.split("; ").find((part) => part.startsWith(`${name}=`));
+  return found ? decodeURIComponent(found.slice(name.length + 1)) : null;
+}
+
 async function api(path, options = {}) {
   let response;
+  const method = (options.method || "GET").toUpperCase();
+  const csrf = method === "GET" ? null : cookie("chunkwise_csrf");
   try {
     response = await fetch(path, {
       ...options,
-      headers: { Accept: "application/json", ...(options.body ? { "Content-Type": "application/json" } : {}) },
+      credentials: "same-origin",
+      headers: {
+        Accept: "application/json",
+        ...(options.body ? { "Content-Type": "application/json" } : {}),
+        ...(csrf ? { "X-CSRF-Token": csrf } : {}),
+      },
     });
   } catch (error) {
     setOnline(false);
@@ -50,8 +65,157 @@ async function api(path, options = {}) {
   setOnline(true);
   const text = await response.text();
   const body = text ? parseExact(text) : null;
+  if (response.status === 401 && !path.startsWith("/api/auth/")) {
+    session.account = null;
+    session.authOn = true;
+    renderAccount();
+    if (!location.hash.startsWith("#/signin")) location.hash = "#/signin";
+  }
   if (!response.ok) throw new ApiError(response.status, body);
   return body;
+}
+
+// ---- Accounts -------------------------------------------------------------------------
+
+async function loadSession() {
+  try {
+    session.account = await api("/api/auth/me");
+    session.authOn = true;
+  } catch {
+    session.account = null;
+    try {
+      await fetch("/api/jobs?limit=1", { credentials: "same-origin" }).then((r) => {
+        session.authOn = r.status === 401;
+      });
+    } catch { /* the banner says the API does not answer */ }
+  }
+  renderAccount();
+}
+
+function renderAccount() {
+  const box = document.getElementById("account");
+  const tokens = document.querySelector('nav a[data-nav="tokens"]');
+  if (tokens) tokens.hidden = !session.account;
+  if (!box) return;
+  if (session.account) {
+    box.innerHTML = `<span class="muted" id="who">${esc(session.account.email)}</span>
+      <button type="button" class="secondary small" id="sign-out">Sign out</button>`;
+    document.getElementById("sign-out").addEventListener("click", signOut);
+  } else if (session.authOn) {
+    box.innerHTML = `<a href="#/signin" id="sign-in-link">Sign in</a>`;
+  } else {
+    box.innerHTML = "";
+  }
+}
+
+async function signOut() {
+  try { await api("/api/auth/session", { method: "DELETE" }); } catch { /* signed out anyway */ }
+  session.account = null;
+  renderAccount();
+  location.hash = "#/signin";
+}
+
+async function signInView() {
+  main.innerHTML = `<h1>Sign in</h1>
+    <form class="panel narrow" id="signin-form" novalidate aria-label="Sign in or create an account">
+      <div class="field"><label for="email">Email</label>
+        <input id="email" name="email" type="email" autocomplete="username" required></div>
+      <div class="field"><label for="password">Password</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required minlength="8">
+        <div class="hint">At least 8 characters.</div></div>
+      <div class="error" id="signin-error" role="alert"></div>
+      <div class="form-actions">
+        <button type="submit" id="sign-in">Sign in</button>
+        <button type="button" class="secondary" id="register">Create account</button>
+      </div>
+      <p class="muted">Or try chunkwise without an account: the <a href="#/">Try it</a> box runs a small job.</p>
+    </form>`;
+  const form = document.getElementById("signin-form");
+  const error = document.getElementById("signin-error");
+  const credentials = () => JSON.stringify({
+    email: document.getElementById("email").value.trim(),
+    password: document.getElementById("password").value,
+  });
+  const open = async () => {
+    session.account = await api("/api/auth/session", { method: "POST", body: credentials() });
+    session.authOn = true;
+    renderAccount();
+    location.hash = "#/";
+  };
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try { await open(); } catch (err) { error.textContent = err.message; }
+  });
+  document.getElementById("register").addEventListener("click", async () => {
+    error.textContent = "";
+    try {
+      await api("/api/auth/register", { method: "POST", body: credentials() });
+      await open();
+    } catch (err) { error.textContent = err.message; }
+  });
+}
+
+async function tokensView() {
+  main.innerHTML = `<h1>API tokens</h1>
+    <section class="panel" aria-labelledby="new-token-title">
+      <h2 id="new-token-title">New token</h2>
+      <form class="form-actions" id="token-form" aria-label="Create an API token">
+        <label class="sr-only" for="token-name">Token name</label>
+        <input id="token-name" name="name" placeholder="a name, e.g. laptop script" required maxlength="100">
+        <button type="submit">Create token</button>
+      </form>
+      <div id="token-new" hidden>
+        <p>Copy it now: it is shown this once.</p>
+        <div class="form-actions"><code class="token-box" id="token-value"></code>
+          <button type="button" class="secondary" id="token-copy">Copy</button></div>
+        <p class="muted">Use it like this:</p>
+        <pre class="token-box" id="token-curl"></pre>
+      </div>
+      <div class="error" id="token-error" role="alert"></div>
+    </section>
+    <section class="panel gap-top" aria-labelledby="tokens-title">
+      <h2 id="tokens-title">Your tokens</h2>
+      <div class="table-wrap"><table aria-label="API tokens"><thead><tr><th>Name</th><th>Created</th><th></th></tr></thead>
+        <tbody id="tokens"></tbody></table></div>
+    </section>`;
+  const load = async () => {
+    const rows = document.getElementById("tokens");
+    try {
+      const tokens = await api("/api/auth/tokens");
+      rows.innerHTML = tokens.length ? tokens.map((t) => `<tr data-token="${t.id}"><td>${esc(t.name)}</td>
+        <td>${fmtTime(t.created_at)}</td><td><button type="button" class="danger small" data-revoke="${t.id}"
+        aria-label="Revoke ${esc(t.name)}">Revoke</button></td></tr>`).join("")
+        : `<tr><td colspan="3" class="muted">No tokens yet.</td></tr>`;
+      rows.querySelectorAll("[data-revoke]").forEach((button) => button.addEventListener("click", async () => {
+        await api(`/api/auth/tokens/${button.dataset.revoke}`, { method: "DELETE" });
+        await load();
+      }));
+    } catch (err) { rows.innerHTML = `<tr><td colspan="3" class="error">${esc(err.message)}</td></tr>`; }
+  };
+  document.getElementById("token-form").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const error = document.getElementById("token-error");
+    error.textContent = "";
+    try {
+      const made = await api("/api/auth/tokens", {
+        method: "POST", body: JSON.stringify({ name: document.getElementById("token-name").value.trim() }),
+      });
+      document.getElementById("token-new").hidden = false;
+      document.getElementById("token-value").textContent = made.token;
+      document.getElementById("token-curl").textContent = `curl -H "Authorization: Bearer ${made.token}" \\
+  -X POST ${location.origin}/api/jobs -H 'Content-Type: application/json' \\
+  -d '{"kind":"sum_range","params":{"n":1000},"chunks":4}'`;
+      document.getElementById("token-name").value = "";
+      await load();
+    } catch (err) { error.textContent = err.message; }
+  });
+  document.getElementById("token-copy").addEventListener("click", async () => {
+    const text = document.getElementById("token-value").textContent;
+    try { await navigator.clipboard.writeText(text); document.getElementById("token-copy").textContent = "Copied"; }
+    catch { window.getSelection().selectAllChildren(document.getElementById("token-value")); }
+  });
+  await load();
 }
 
 function setOnline(online) { offline.hidden = online; }
@@ -100,7 +264,7 @@ async function checkHealth() {
     const ok = response.ok && body.status === "ok";
     healthBadge.className = `health ${ok ? "ok" : "down"}`;
     healthBadge.querySelector(".health-text").textContent = ok
-      ? `${body.workers} worker${body.workers === 1 ? "" : "s"} · ${body.processes} processes`
+      ? `${body.workers} worker${body.workers === 1 ? "" : "s"} · ${body.processes} process${body.processes === 1 ? "" : "es"}`
       : `down: broker ${body.broker}, store ${body.database}`;
     healthBadge.title = ok ? "The service is up" : "A part of the service is down";
   } catch {
@@ -130,8 +294,8 @@ function showProgress(id, completed, total, ended) {
 }
 
 // Follow a job's events; calls onProgress(data) per event and onEnd(job) once.
-function follow(jobId, { onProgress, onEnd }) {
-  const source = new EventSource(`/api/jobs/${jobId}/events`);
+function follow(jobId, { onProgress, onEnd, events }) {
+  const source = new EventSource(events || `/api/jobs/${jobId}/events`);
   let ended = false;
   source.addEventListener("progress", (e) => { setOnline(true); onProgress(parseExact(e.data)); });
   source.addEventListener("end", (e) => {
@@ -146,7 +310,24 @@ function follow(jobId, { onProgress, onEnd }) {
 // ---- Views ----------------------------------------------------------------------------
 
 async function homeView() {
-  main.innerHTML = `
+  const signedOut = session.authOn && !session.account;
+  main.innerHTML = signedOut ? `
+    <h1>Dashboard</h1>
+    <div class="grid">
+      <section class="panel tryit" aria-labelledby="try-title">
+        <h2 id="try-title">Try it</h2>
+        <p class="muted">The sum of 1..1,000, split into 4 chunks that run in parallel. No account needed.</p>
+        <button id="try-run" type="button">Run sum of 1..1000</button>
+        <div id="try-out" hidden>
+          ${progressHtml("try")}
+          <div class="result-big" id="try-result" aria-live="polite"></div>
+        </div>
+      </section>
+      <section class="panel" aria-labelledby="account-title">
+        <h2 id="account-title">Your jobs</h2>
+        <p><a href="#/signin">Sign in or create an account</a> to run any job, follow your history and make API tokens.</p>
+      </section>
+    </div>` : `
     <h1>Dashboard</h1>
     <section class="cards" aria-label="Statistics" id="stats">
       ${["Total jobs", "Succeeded", "Failed", "Average duration"].map((label) =>
@@ -160,7 +341,6 @@ async function homeView() {
         <div id="try-out" hidden>
           ${progressHtml("try")}
           <div class="result-big" id="try-result" aria-live="polite"></div>
-          <a id="try-link" href="#/">Open the job</a>
         </div>
       </section>
       <section class="panel" aria-labelledby="recent-title">
@@ -169,6 +349,7 @@ async function homeView() {
       </section>
     </div>`;
   document.getElementById("try-run").addEventListener("click", runTryIt);
+  if (signedOut) return;
   const refresh = async () => {
     await Promise.all([loadStats(), loadRecent()]);
   };
@@ -209,12 +390,12 @@ async function runTryIt() {
   result.textContent = "";
   showProgress("try", 0, 4, false);
   try {
-    const accepted = await api("/api/jobs", {
+    const accepted = await api("/api/demo/jobs", {
       method: "POST",
       body: JSON.stringify({ kind: "sum_range", params: { n: 1000 }, chunks: 4 }),
     });
-    document.getElementById("try-link").href = `#/job/${accepted.job_id}`;
     const stop = follow(accepted.job_id, {
+      events: `/api/demo/jobs/${accepted.job_id}/events`,
       onProgress: (p) => showProgress("try", p.completed, p.total, false),
       onEnd: (job) => {
         showProgress("try", job.progress.completed, job.progress.total, true);
@@ -582,7 +763,9 @@ async function route() {
     if (a.dataset.nav === section) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
   });
-  if (section === "job") await jobView(path.split("/")[2]);
+  if (section === "signin") await signInView();
+  else if (section === "tokens") await tokensView();
+  else if (section === "job") await jobView(path.split("/")[2]);
   else if (section === "new") await newJobView();
   else if (section === "history") await historyView();
   else if (section === "workers") await workersView();
@@ -593,4 +776,4 @@ async function route() {
 window.addEventListener("hashchange", route);
 checkHealth();
 setInterval(checkHealth, REFRESH_MS);
-route();
+loadSession().then(route);
