@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
+from starlette.requests import Request
 
 from chunkwise.api import create_app
 from chunkwise.api.accounts import credentials
+from chunkwise.api.accounts.rate_limits import client_ip
 from chunkwise.api.app import PublicWithoutAccountsError
 from chunkwise.config import Settings
+from chunkwise.store import Job
+from chunkwise.store.models import utcnow
+from chunkwise.worker.housekeeping import Retention
 from tests.api.in_process import Api, ServeInProcess
 
 PASSWORD = "correct horse battery staple"
@@ -231,3 +238,44 @@ def test_secrets_never_reach_the_store_or_the_logs(
 def test_openapi_declares_the_bearer_login_for_the_docs_page(accounts: Api) -> None:
     schemes = accounts.http.get("/openapi.json").json()["components"]["securitySchemes"]
     assert schemes["OAuth2PasswordBearer"]["flows"]["password"]["tokenUrl"] == "/api/auth/login"
+
+
+def test_another_users_expired_job_is_a_plain_404(serve: ServeInProcess) -> None:
+    with serve(auth_enabled=True, result_ttl_s=86400) as api:
+        register(api, "admin@example.com")
+        register(api, "a@example.com")
+        register(api, "b@example.com")
+        alice, bob = login(api, "a@example.com"), login(api, "b@example.com")
+        job_id = submit(api, alice)
+        api.compute_published()
+        with api.store.writer() as session:
+            long_ago = utcnow() - timedelta(days=2)
+            session.execute(
+                update(Job).where(Job.id == uuid.UUID(job_id)).values(finished_at=long_ago)
+            )
+        assert Retention(api.store, result_ttl_s=86400).sweep() == 1
+        owners = api.http.get(f"/api/jobs/{job_id}", headers=alice)
+        strangers = api.http.get(f"/api/jobs/{job_id}", headers=bob)
+    assert owners.status_code == strangers.status_code == 404
+    assert "expired on" in owners.json()["detail"]
+    assert strangers.json()["detail"] == f"no job with id {job_id}"
+
+
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("203.0.113.9", "198.51.100.1", "203.0.113.9"),  # not a proxy: the header is ignored
+        ("10.0.0.2", "198.51.100.1", "198.51.100.1"),
+        ("10.0.0.2", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # the client cannot pick
+        ("10.0.0.2", "not-an-ip", "10.0.0.2"),
+    ],
+)
+def test_the_client_ip_is_trusted_from_x_forwarded_for_only_behind_a_proxy(
+    peer: str, forwarded: str, expected: str
+) -> None:
+    scope = {
+        "type": "http",
+        "client": (peer, 1234),
+        "headers": [(b"x-forwarded-for", forwarded.encode())],
+    }
+    assert client_ip(Request(scope), frozenset({"10.0.0.2"})) == expected

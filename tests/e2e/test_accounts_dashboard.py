@@ -73,6 +73,13 @@ def test_register_submit_history_token_and_sign_out(
     page.goto("/#/history")
     expect(page).to_have_url(re.compile(r"#/signin$"))
 
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in", exact=True).click()
+    expect(page.locator("#who")).to_have_text(EMAIL)
+    page.goto("/#/history")
+    expect(page.locator(f'tr[data-job="{job_id}"]')).to_be_visible()
+
 
 def test_try_it_works_signed_out_through_the_demo(page: Page) -> None:
     page.goto("/")
