@@ -146,6 +146,12 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Peers (IPs) whose X-Forwarded-For names the client; comma-separated.",
     )
+    compat_max_result_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest result a seed surface sends whole; beyond it, 413 and a link "
+        "to the paged result.",
+    )
     idempotency_ttl_s: int = Field(
         default=86_400, ge=60, description="How long an Idempotency-Key is remembered."
     )

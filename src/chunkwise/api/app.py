@@ -23,6 +23,7 @@ from chunkwise import __version__
 from chunkwise.api.accounts import credentials
 from chunkwise.api.accounts.rate_limits import RateLimits
 from chunkwise.api.cross_site import CrossSiteGuardMiddleware
+from chunkwise.api.error_status import http_status
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
 from chunkwise.api.progress_feed import ProgressFeed
@@ -30,6 +31,7 @@ from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddle
 from chunkwise.api.routes import (
     auth,
     chunks,
+    compat,
     dashboard,
     demo,
     events,
@@ -47,27 +49,9 @@ from chunkwise.errors import (
     AdmissionRefusedError,
     AuthenticationError,
     ChunkwiseError,
-    EmailTakenError,
-    IdempotencyConflictError,
-    IdempotencyMismatchError,
     InvalidJobError,
-    JobConflictError,
-    JobNotFoundError,
-    ServiceUnavailableError,
 )
 from chunkwise.store import Store
-
-STATUS_BY_ERROR: list[tuple[type[ChunkwiseError], int]] = [
-    (InvalidJobError, 400),
-    (AuthenticationError, 401),
-    (EmailTakenError, 409),
-    (IdempotencyConflictError, 409),
-    (IdempotencyMismatchError, 422),
-    (JobNotFoundError, 404),
-    (JobConflictError, 409),
-    (AdmissionRefusedError, 429),
-    (ServiceUnavailableError, 503),
-]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -117,6 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workers.router)
     app.include_router(stats.router)
     app.include_router(system.router)
+    for compat_router in compat.ROUTERS:
+        app.include_router(compat_router)
     dashboard.mount_assets(app)
     _add_error_handlers(app)
     _document_validation_as_400(app)
@@ -185,7 +171,8 @@ def _operations(schema: dict[str, Any]) -> list[dict[str, Any]]:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ChunkwiseError)
     async def chunkwise_error(_: Request, exc: Exception) -> JSONResponse:
-        status = next(code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind))
+        assert isinstance(exc, ChunkwiseError)
+        status = http_status(exc)
         field = exc.field if isinstance(exc, InvalidJobError) else None
         headers = (
             {"Retry-After": str(exc.retry_after_s)}

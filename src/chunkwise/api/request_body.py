@@ -75,7 +75,8 @@ def is_form_type(content_type: bytes) -> bool:
 
 
 class FormBodyAsJsonMiddleware:
-    """Relabels a form-encoded body sent to an /api/ route as application/json."""
+    """Relabels a form-encoded body as application/json (`curl -d` sends JSON labelled as
+    a form), on every route but those that take a real form."""
 
     def __init__(self, app: ASGIApp, *, form_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
@@ -84,7 +85,7 @@ class FormBodyAsJsonMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] == "http" and path.startswith("/api/") and path not in self.form_paths:
+        if scope["type"] == "http" and path not in self.form_paths:
             headers = [
                 (name, b"application/json")
                 if name == b"content-type" and is_form_type(value)

@@ -244,5 +244,15 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class CompatRequest(Base):
+    """A seed surface's request, by what it asked, and the job that answers it."""
+
+    __tablename__ = "compat_requests"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    job_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Outside the Job class so retention's sweep finds expired jobs by a range scan.
 Index("ix_jobs_finished_at", Job.finished_at)

@@ -93,12 +93,44 @@ def create_job(
     limits: RateLimits = request.app.state.rate_limits
     if caller.account is not None:
         limits.hit_jobs(str(caller.account.id))
-    scope = (
-        f"user:{caller.account.id}"
-        if caller.account is not None
-        else f"ip:{client_ip(request, limits.trusted_proxies)}"
-    )
+    scope = caller_scope(request, caller)
     return accept_job(request, body, cache, idempotency_key, scope, owner_id=caller.owner_id)
+
+
+def caller_scope(request: Request, caller: Caller) -> str:
+    """Whose Idempotency-Keys a request's are: its user's, or with no account its IP's."""
+    if caller.account is not None:
+        return f"user:{caller.account.id}"
+    limits: RateLimits = request.app.state.rate_limits
+    return f"ip:{client_ip(request, limits.trusted_proxies)}"
+
+
+def submit_for(
+    request: Request,
+    *,
+    kind: str,
+    params: dict[str, Any],
+    chunks: int,
+    owner_id: uuid.UUID | None,
+    demo: bool = False,
+    cache: bool = True,
+) -> Job:
+    """Submit a job with this API's settings: what every surface that creates jobs calls."""
+    state = request.app.state
+    settings: Settings = state.settings
+    check_chunk_count(chunks, settings)
+    return submit_job(
+        state.store,
+        state.celery,
+        kind=kind,
+        params=params,
+        chunks=chunks,
+        limits=settings.workload_limits(),
+        use_cache=cache,
+        admission=AdmissionBounds.from_settings(settings),
+        owner_id=owner_id,
+        demo=demo,
+    )
 
 
 def accept_job(
@@ -112,22 +144,18 @@ def accept_job(
     demo: bool = False,
 ) -> JSONResponse:
     """Submit the job once per Idempotency-Key; the 202 that says where it is."""
-    state = request.app.state
-    settings: Settings = state.settings
+    settings: Settings = request.app.state.settings
     check_chunk_count(body.chunks, settings)
 
     def submit() -> JSONResponse:
-        job = submit_job(
-            state.store,
-            state.celery,
+        job = submit_for(
+            request,
             kind=body.kind,
             params=body.params,
             chunks=body.chunks,
-            limits=settings.workload_limits(),
-            use_cache=cache,
-            admission=AdmissionBounds.from_settings(settings),
             owner_id=owner_id,
             demo=demo,
+            cache=cache,
         )
         accepted = JobAccepted(job_id=job.id, status=job.state)
         location = f"/api/demo/jobs/{job.id}" if demo else f"/api/jobs/{job.id}"
@@ -136,7 +164,7 @@ def accept_job(
         )
 
     return run_idempotent(
-        state.store,
+        request.app.state.store,
         scope=scope,
         key=idempotency_key,
         fingerprint=request_hash(body.model_dump(mode="json"), str(request.query_params)),

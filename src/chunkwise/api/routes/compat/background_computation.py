@@ -1,0 +1,209 @@
+"""Seed 001, Distributed Background Computation: the sum of 1..n as a job, at `/jobs…`
+(its README) and `/v1/jobs…` (its code), with demo jobs, live events and health checks.
+
+Its job answer: `{"job_id", "status": "pending|running|completed|failed", "progress":
+0..1, "completed_chunks", "total_chunks", "result": <int>, "detail"}`. Bearer tokens and
+Idempotency-Key behave as on chunkwise's own API; demo jobs share chunkwise's demo
+service, limits and rate limit.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from chunkwise.api.accounts.caller import Caller, CallerDep
+from chunkwise.api.accounts.idempotent import request_hash, run_idempotent
+from chunkwise.api.finished_jobs import FinishedBody
+from chunkwise.api.routes.demo import ANYONE, check_demo_limits
+from chunkwise.api.routes.events import job_events
+from chunkwise.api.routes.jobs import (
+    CREATE_RESPONSES,
+    ERRORS,
+    caller_scope,
+    parse_job_id,
+    read_job_body,
+    submit_for,
+)
+from chunkwise.api.schemas import JobCreate
+
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {k: ERRORS[k] for k in (401, 404, 503)}
+HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": "A part is down"}}
+STATUS = {
+    "PENDING": "pending",
+    "STARTED": "running",
+    "PROGRESS": "running",
+    "SUCCESS": "completed",
+    "FAILURE": "failed",
+    "CANCELLED": "failed",
+}
+DETAIL = {
+    "pending": "Waiting for a worker.",
+    "running": "Computing.",
+    "completed": "Computation finished successfully.",
+}
+
+
+class SumJob(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    n: int = Field(ge=1, description="Sum 1..n.")
+    chunks: int = Field(default=4, ge=1, description="Parallel chunks.")
+
+
+class SumJobAccepted(BaseModel):
+    job_id: uuid.UUID
+    status: str = "pending"
+
+
+class SumJobView(BaseModel):
+    job_id: uuid.UUID
+    status: str = Field(description="pending, running, completed or failed.")
+    progress: float = Field(description="Share of chunks done, 0 to 1.")
+    completed_chunks: int
+    total_chunks: int
+    result: int | None
+    detail: str
+
+
+def _router(prefix: str) -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=["compat: background computation (seed 001)"])
+
+    @router.post(
+        "/jobs", status_code=202, response_model=SumJobAccepted, responses=CREATE_RESPONSES
+    )
+    def create(
+        body: SumJob,
+        request: Request,
+        caller: CallerDep,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> JSONResponse:
+        """Sum 1..n in `chunks` parallel chunks."""
+        limits = request.app.state.rate_limits
+        if caller.account is not None:
+            limits.hit_jobs(str(caller.account.id))
+        return _accept(request, body, idempotency_key, caller_scope(request, caller), caller)
+
+    @router.post(
+        "/jobs/demo", status_code=202, response_model=SumJobAccepted, responses=CREATE_RESPONSES
+    )
+    def create_demo(
+        body: SumJob,
+        request: Request,
+        idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    ) -> JSONResponse:
+        """A demo job without an account (n up to 10,000, 8 chunks, 5 a minute per IP)."""
+        request.app.state.rate_limits.hit_demo(request)
+        check_demo_limits(
+            JobCreate(kind="sum_range", params={"n": body.n}, chunks=body.chunks),
+            request.app.state.settings,
+        )
+        scope = f"demo-ip:{request.client.host if request.client else 'unknown'}"
+        return _accept(request, body, idempotency_key, scope, ANYONE, demo=True)
+
+    @router.get("/jobs/demo/{job_id}", response_model=SumJobView, responses=READ_RESPONSES)
+    async def get_demo(job_id: str, request: Request) -> SumJobView:
+        """A demo job's status and result."""
+        return await _view(request, job_id, ANYONE, demo=True)
+
+    @router.get("/jobs/{job_id}", response_model=SumJobView, responses=READ_RESPONSES)
+    async def get(job_id: str, request: Request, caller: CallerDep) -> SumJobView:
+        """A job's status, progress and result."""
+        return await _view(request, job_id, caller, demo=False)
+
+    @router.get("/jobs/{job_id}/events", response_class=StreamingResponse, responses=READ_RESPONSES)
+    async def events(job_id: str, request: Request, caller: CallerDep) -> StreamingResponse:
+        """The job's progress as Server-Sent Events (chunkwise's events)."""
+        return await job_events(request, parse_job_id(job_id), caller, demo=False)
+
+    @router.get("/monitoring/health", responses=HEALTH_RESPONSES)
+    async def monitoring_health(request: Request) -> JSONResponse:
+        """Whether the service and its parts are up."""
+        return _health(request)
+
+    return router
+
+
+def _accept(
+    request: Request,
+    body: SumJob,
+    key: str | None,
+    scope: str,
+    caller: Caller,
+    *,
+    demo: bool = False,
+) -> JSONResponse:
+    def submit() -> JSONResponse:
+        job = submit_for(
+            request,
+            kind="sum_range",
+            params={"n": body.n},
+            chunks=body.chunks,
+            owner_id=caller.owner_id,
+            demo=demo,
+        )
+        return JSONResponse({"job_id": str(job.id), "status": "pending"}, status_code=202)
+
+    return run_idempotent(
+        request.app.state.store,
+        scope=scope,
+        key=key,
+        fingerprint=request_hash(body.model_dump(), f"seed-001-demo={demo}"),
+        ttl_s=request.app.state.settings.idempotency_ttl_s,
+        handle=submit,
+    )
+
+
+async def _view(request: Request, job_id: str, caller: Caller, *, demo: bool) -> SumJobView:
+    state = request.app.state
+    read = await run_in_threadpool(
+        lambda: read_job_body(
+            state.store, parse_job_id(job_id), state.settings, 0.0, caller, demo=demo
+        )
+    )
+    job: dict[str, Any] = json.loads(read.body if isinstance(read, FinishedBody) else read)
+    status = STATUS[job["state"]]
+    done, total = job["progress"]["completed"], job["progress"]["total"]
+    result = job["result"]["sum"] if status == "completed" and job["result"] else None
+    detail = (
+        job.get("error") or ("Cancelled." if job["state"] == "CANCELLED" else "Failed.")
+        if status == "failed"
+        else DETAIL[status]
+    )
+    return SumJobView(
+        job_id=job["job_id"],
+        status=status,
+        progress=round(done / total, 4) if total else 0.0,
+        completed_chunks=done,
+        total_chunks=total,
+        result=result,
+        detail=detail,
+    )
+
+
+def _health(request: Request) -> JSONResponse:
+    report = request.app.state.health.report()
+    healthy = report.status == "ok"
+    return JSONResponse(
+        {**report.model_dump(), "status": "healthy" if healthy else "unhealthy"},
+        status_code=200 if healthy else 503,
+    )
+
+
+routers = [_router(""), _router("/v1")]
+healthz = APIRouter(tags=["compat: background computation (seed 001)"])
+
+
+@healthz.get("/healthz", responses=HEALTH_RESPONSES)
+async def healthz_check(request: Request) -> JSONResponse:
+    """Liveness for the seed's navbar: 200 while the service is up."""
+    return _health(request)
+
+
+routers.append(healthz)
