@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -162,6 +163,57 @@ def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job as JSON."""
     with _client() as client:
         console.print_json(json.dumps(_or_exit(lambda: client.job(job_id))))
+
+
+class PrimeMethod(StrEnum):
+    sieve = "sieve"
+    trial_division = "trial_division"
+
+
+@app.command("add-task")
+def add_task(
+    count: Annotated[int, typer.Argument(help="How many prime-finding jobs.", min=1)],
+    limit: Annotated[int, typer.Argument(help="Find the primes up to this.", min=2)] = 100_000,
+    method: Annotated[
+        PrimeMethod, typer.Argument(help="sieve, or trial_division (slow; for comparison).")
+    ] = PrimeMethod.trial_division,
+) -> None:
+    """Submit COUNT jobs listing the primes up to LIMIT, as the task queue's add_task.py
+    does; follow them to the end and print each one's prime count."""
+    params = {"start": 0, "end": limit, "algorithm": method.value}
+    console.print(f"Submitting {count} prime-finding jobs: limit {limit:,}, method {method.value}")
+    with _client() as client:
+        ids = [
+            _or_exit(lambda: client.submit("prime_list", params, ADD_TASK_CHUNKS))["job_id"]
+            for _ in range(count)
+        ]
+        counts = _follow_all(client, ids)
+    for number, (job_id, found) in enumerate(zip(ids, counts, strict=True), start=1):
+        console.print(f"  task {number}: job {job_id}: {found} primes")
+    if any(not isinstance(found, int) for found in counts):
+        raise typer.Exit(1)
+
+
+ADD_TASK_CHUNKS = 4
+
+
+def _follow_all(client: ApiClient, job_ids: list[str]) -> list[int | str]:
+    """Follow each job's events in turn on one bar of all their chunks; each one's count,
+    or its end state when it did not succeed."""
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
+    results: list[int | str] = []
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task("jobs", total=len(job_ids) * ADD_TASK_CHUNKS)
+        done_before = 0
+        for job_id in job_ids:
+            for name, event in _or_exit_stream(client, job_id):
+                progress.update(bar, completed=done_before + event["completed"])
+                if name == "end":
+                    job = event["job"]
+                    ok = job["state"] == "SUCCESS"
+                    results.append(int(job["result"]["count"]) if ok else job["state"])
+            done_before += ADD_TASK_CHUNKS
+    return results
 
 
 @app.command()

@@ -6,6 +6,7 @@ Settings are never built at import time: code asks :func:`get_settings` (cached)
 
 from __future__ import annotations
 
+import json
 import os
 from functools import lru_cache
 from pathlib import Path
@@ -29,7 +30,11 @@ def is_loopback(host: str) -> bool:
 class Settings(BaseSettings):
     """Everything a chunkwise process can be told from outside."""
 
-    model_config = SettingsConfigDict(env_prefix="CHUNKWISE_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="CHUNKWISE_", extra="ignore", populate_by_name=True
+    )
+    """populate_by_name: code passes fields by name; the environment by their aliases,
+    which include the seed systems' names (CELERY_BROKER_URL, API_PORT, …)."""
     _environment: dict[str, str] = PrivateAttr(default_factory=lambda: _chunkwise_environment())
 
     # Where the parts are.
@@ -43,6 +48,7 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="",
+        validation_alias=AliasChoices("CHUNKWISE_BROKER_URL", "CELERY_BROKER_URL"),
         description="Celery broker URL; empty: `chunkwise up` starts an embedded Redis server.",
     )
     broker_maxmemory: str = Field(
@@ -57,14 +63,23 @@ class Settings(BaseSettings):
     )
 
     # The HTTP API.
-    api_host: str = "127.0.0.1"
-    api_port: int = Field(default=8000, ge=0, le=65535)
+    api_host: str = Field(
+        default="127.0.0.1",
+        validation_alias=AliasChoices("CHUNKWISE_API_HOST", "API_HOST"),
+    )
+    api_port: int = Field(
+        default=8000,
+        ge=0,
+        le=65535,
+        validation_alias=AliasChoices("CHUNKWISE_API_PORT", "API_PORT", "DISPATCHER_PORT"),
+    )
     api_url: str = Field(
         default="",
         description="Base URL the CLI talks to; empty means http://API_HOST:API_PORT.",
     )
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000"],
+        validation_alias=AliasChoices("CHUNKWISE_CORS_ORIGINS", "BACKEND_CORS_ORIGINS"),
         description="Comma-separated origins allowed by CORS.",
     )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
@@ -237,6 +252,9 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
+        """A comma-separated list, or a JSON array (how the seeds wrote BACKEND_CORS_ORIGINS)."""
+        if isinstance(value, str) and value.strip().startswith("["):
+            return json.loads(value)
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
@@ -348,6 +366,8 @@ class Settings(BaseSettings):
         for name, limit in declared.items():
             variable = f"CHUNKWISE_{name.upper()}"
             raw = self.workload_limit_overrides.get(name, self._environment.get(variable))
+            if raw is None and name in SEED_LIMIT_NAMES:
+                raw = os.environ.get(SEED_LIMIT_NAMES[name])
             limits[name] = _limit_value(variable, raw, default=limit.default, minimum=limit.minimum)
         return limits
 
@@ -355,6 +375,10 @@ class Settings(BaseSettings):
 def _as_host_header(host: str) -> str:
     bare = host.strip().lower()
     return f"[{bare}]" if ":" in bare and not bare.startswith("[") else bare
+
+
+SEED_LIMIT_NAMES = {"prime_list_max_end": "PRIMES_MAX_LIMIT"}
+"""The seed systems' names for a workload limit, read when the CHUNKWISE_ one is unset."""
 
 
 def _chunkwise_environment() -> dict[str, str]:

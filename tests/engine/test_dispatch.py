@@ -129,7 +129,7 @@ def test_an_invalid_job_is_refused_before_anything_is_kept_or_sent(
 def test_a_broker_that_refuses_leaves_no_job_behind(
     store: Store, memory_celery: Celery, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(app: Celery, chunks: Any, *, urgent: bool = False) -> None:
+    def refuse(app: Celery, chunks: Any, **_: Any) -> None:
         raise KombuOperationalError("connection refused by redis://user:secret@host")
 
     monkeypatch.setattr(dispatch_module, "send_chunks", refuse)
@@ -224,3 +224,13 @@ def test_a_chunk_task_id_names_its_chunk_and_nothing_else_parses() -> None:
 def test_celery_needs_a_broker_url() -> None:
     with pytest.raises(ValueError, match="CHUNKWISE_BROKER_URL is not set"):
         create_celery(Settings(broker_url=""))
+
+
+def test_a_jobs_priority_orders_its_chunks_but_never_ahead_of_taken_back_ones() -> None:
+    app = Celery(broker="redis://127.0.0.1:1/0", set_as_current=False)
+    order = [chunk_priority(app, urgent=True, level="high")]
+    order += [chunk_priority(app, urgent=False, level=level) for level in ("high", "medium", "low")]
+    numbers = [priority for priority in order if priority is not None]
+    assert len(numbers) == 4 and numbers == sorted(set(numbers))  # Redis pops the lowest first
+    memory = Celery(broker="memory://", set_as_current=False)
+    assert chunk_priority(memory, urgent=False, level="high") is None

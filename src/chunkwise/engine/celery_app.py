@@ -30,9 +30,13 @@ PUBLISH_RETRY_POLICY = {
 """Publishing gives up within about a second, so the API answers 503 instead of hanging."""
 
 
-ORDINARY_PRIORITY = 3
 URGENT_PRIORITY = 0
-"""Redis pops priority 0 first: chunks taken back from a dead worker jump the queue."""
+"""Redis pops priority 0 first: chunks taken back from a dead worker jump the queue, ahead
+of every job's own, "high" ones included."""
+PRIORITY_STEPS = [0, 3, 6, 9]
+"""kombu's Redis queue lists, one per step: urgent, then a job's high, medium and low."""
+PRIORITY_OF_LEVEL = {"high": 3, "medium": 6, "low": 9}
+ORDINARY_PRIORITY = PRIORITY_OF_LEVEL["medium"]
 
 
 def chunk_task_id(job_id: uuid.UUID, index: int) -> str:
@@ -48,10 +52,11 @@ def parse_chunk_task_id(task_id: str) -> tuple[uuid.UUID, int] | None:
         return None
 
 
-def chunk_priority(app: Celery, *, urgent: bool) -> int | None:
-    """The message priority for a chunk, where the transport orders by it (Redis)."""
+def chunk_priority(app: Celery, *, urgent: bool, level: str = "medium") -> int | None:
+    """The message priority for a chunk, where the transport orders by it (Redis); other
+    brokers deliver in order, and `level` changes nothing there."""
     if str(app.conf.broker_url).split(":", 1)[0] in ("redis", "rediss", "valkey", "valkeys"):
-        return URGENT_PRIORITY if urgent else ORDINARY_PRIORITY
+        return URGENT_PRIORITY if urgent else PRIORITY_OF_LEVEL[level]
     return None
 
 
@@ -83,7 +88,7 @@ def create_celery(settings: Settings) -> Celery:
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2.0,
-        broker_transport_options={"visibility_timeout": vt},
+        broker_transport_options={"visibility_timeout": vt, "priority_steps": PRIORITY_STEPS},
         visibility_timeout=vt,
         # A chunk computing when the broker goes away finishes and records its partial in
         # the store; only its ack is lost, and a late redelivery is skipped as a duplicate.

@@ -81,6 +81,7 @@ def submit_job(
     admission: AdmissionBounds | None = None,
     owner_id: uuid.UUID | None = None,
     demo: bool = False,
+    priority: str = "medium",
 ) -> Job:
     """Validate, store and publish a job; raises InvalidJobError or BrokerUnavailableError.
 
@@ -102,9 +103,10 @@ def submit_job(
             use_cache=use_cache,
             owner_id=owner_id,
             demo=demo,
+            priority=priority,
         )
     try:
-        publish_chunks(app, job_id=job.id, count=len(specs))
+        publish_chunks(app, job_id=job.id, count=len(specs), priority=priority)
     except BROKER_ERRORS as exc:
         with store.writer() as session:
             jobs.delete_job(session, job_id=job.id)
@@ -116,12 +118,14 @@ def submit_job(
     return job
 
 
-def publish_chunks(app: Celery, *, job_id: uuid.UUID, count: int) -> None:
+def publish_chunks(app: Celery, *, job_id: uuid.UUID, count: int, priority: str = "medium") -> None:
     """Send one message per chunk, all through one producer connection."""
-    send_chunks(app, [PendingChunk(job_id, index) for index in range(count)])
+    send_chunks(app, [PendingChunk(job_id, index) for index in range(count)], level=priority)
 
 
-def send_chunks(app: Celery, chunks: Sequence[PendingChunk], *, urgent: bool = False) -> None:
+def send_chunks(
+    app: Celery, chunks: Sequence[PendingChunk], *, urgent: bool = False, level: str = "medium"
+) -> None:
     """Publish chunk messages; `urgent` ones are delivered before queued ordinary ones.
 
     A message names its chunk, (job id, index), and carries nothing a worker trusts: the
@@ -129,7 +133,7 @@ def send_chunks(app: Celery, chunks: Sequence[PendingChunk], *, urgent: bool = F
     pipeline (kombu's publish batch); other transports send them one by one through the
     same connection.
     """
-    priority = chunk_priority(app, urgent=urgent)
+    priority = chunk_priority(app, urgent=urgent, level=level)
     with app.producer_or_acquire() as producer, producer.batch():
         for position, chunk in enumerate(chunks):
             job_id = str(chunk.job_id)

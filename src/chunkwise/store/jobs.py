@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Connection,
     Select,
+    String,
     and_,
     bindparam,
     delete,
@@ -63,6 +64,7 @@ _CREATING_JOB = DriverStatement(
         use_cache=bindparam("b_use_cache"),
         owner_id=bindparam("b_owner", type_=Job.__table__.c.owner_id.type),
         demo=bindparam("b_demo", type_=Boolean()),
+        priority=bindparam("b_priority", type_=String(8)),
         created_at=func.coalesce(bindparam("b_created", type_=UTCDateTime()), db_now()),
     )
     .returning(Job.created_at)
@@ -82,6 +84,7 @@ def create_job(
     use_cache: bool = True,
     owner_id: uuid.UUID | None = None,
     demo: bool = False,
+    priority: str | None = None,
 ) -> Job:
     """Add a PENDING job and its chunks; the caller's transaction commits them.
 
@@ -97,6 +100,7 @@ def create_job(
         "b_use_cache": use_cache,
         "b_owner": owner_id,
         "b_demo": demo,
+        "b_priority": priority,
         "b_created": datetime.now(UTC) if connection.dialect.name == "sqlite" else None,
     }
     created_at = _CREATING_JOB.execute(connection, values).rows[0][0]
@@ -114,6 +118,7 @@ def create_job(
         use_cache=use_cache,
         owner_id=owner_id,
         demo=demo,
+        priority=priority,
         result=None,
         error=None,
         created_at=created_at,

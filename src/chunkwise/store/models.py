@@ -121,6 +121,8 @@ class Job(Base):
     """The user who submitted it; None when accounts are off, or for a demo job."""
     demo: Mapped[bool] = mapped_column(Boolean, default=False)
     """Submitted through the demo endpoints: only they show it."""
+    priority: Mapped[str | None] = mapped_column(String(8), default=None)
+    """high, medium or low: the message priority of its chunks (None: medium)."""
 
     # ix_jobs_state: admission counts the unfinished jobs on every submit; the index keeps
     # that to the few unfinished rows, however many finished ones the table holds.
@@ -251,6 +253,17 @@ class CompatRequest(Base):
 
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     job_id: Mapped[uuid.UUID] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CompatTask(Base):
+    """Seed 003's integer task id for a job: its clients read `data.task_id` as a number."""
+
+    __tablename__ = "compat_tasks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[uuid.UUID] = mapped_column(index=True)
+    task_type: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -114,6 +114,7 @@ def submit_for(
     owner_id: uuid.UUID | None,
     demo: bool = False,
     cache: bool = True,
+    priority: str = "medium",
 ) -> Job:
     """Submit a job with this API's settings: what every surface that creates jobs calls."""
     state = request.app.state
@@ -130,6 +131,7 @@ def submit_for(
         admission=AdmissionBounds.from_settings(settings),
         owner_id=owner_id,
         demo=demo,
+        priority=priority,
     )
 
 

@@ -8,10 +8,18 @@ each keeps and what it deliberately changes is in docs/compat.md.
 
 from fastapi import APIRouter
 
-from chunkwise.api.routes.compat import background_computation, prime_counter, primes_flask
+from chunkwise.api.routes.compat import (
+    background_computation,
+    financial_tasks,
+    prime_counter,
+    primes_flask,
+    task_queue,
+)
 
 ROUTERS: list[APIRouter] = [
     prime_counter.router,
     *background_computation.routers,
+    *financial_tasks.routers,
+    task_queue.router,
     primes_flask.router,
 ]

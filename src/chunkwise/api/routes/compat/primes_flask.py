@@ -22,7 +22,8 @@ from chunkwise.api.error_status import http_status
 from chunkwise.api.item_pages import item_page
 from chunkwise.api.routes.jobs import read_job_body, submit_for
 from chunkwise.errors import ChunkwiseError, JobNotFoundError
-from chunkwise.store import compat_requests, jobs
+from chunkwise.store import compat as compat_rows
+from chunkwise.store import jobs
 
 router = APIRouter(tags=["compat: primes (seed 004)"])
 CHUNKS_PER_MILLION = 4
@@ -60,7 +61,7 @@ def _same_request_or_new(
 ) -> uuid.UUID:
     store = request.app.state.store
     with store.reader() as session:
-        known = compat_requests.job_for(session, key=key)
+        known = compat_rows.job_for(session, key=key)
         if known is not None and jobs.get_job(session, job_id=known) is not None:
             return known
     chunks = max(1, min(MAX_CHUNKS, (end - start) * CHUNKS_PER_MILLION // 10**6))
@@ -72,7 +73,7 @@ def _same_request_or_new(
         owner_id=caller.owner_id,
     )
     with store.writer() as session:
-        compat_requests.remember(session, key=key, job_id=job.id)
+        compat_rows.remember(session, key=key, job_id=job.id)
     return job.id
 
 
