@@ -4,6 +4,7 @@ docs/compat.md, read from the document itself so the tests run exactly what it s
 from __future__ import annotations
 
 import shlex
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,12 +39,27 @@ class CurlExample:
     headers: dict[str, str] = field(default_factory=dict)
     body: str | None = None
 
-    def send(self, base_url: str, job_id: str = "") -> httpx.Response:
+    def send(self, base_url: str, job_id: str = "", token: str = "") -> httpx.Response:
         path = self.path.replace("JOB_ID", job_id)
+        headers = {
+            name: value.replace("YOUR_JWT_TOKEN", token).replace("YOUR_TOKEN", token)
+            for name, value in self.headers.items()
+        }
         content = None if self.body is None else self.body.encode()
         return httpx.request(
-            self.method, base_url + path, headers=self.headers, content=content, timeout=30
+            self.method, base_url + path, headers=headers, content=content, timeout=30
         )
+
+
+def access_token(live: LiveSystem) -> str:
+    """A token of a newly registered account of `live`, for the examples that send one."""
+    email, password = f"compat-{uuid.uuid4().hex[:8]}@example.com", "a long passphrase"
+    account = {"email": email, "password": password}
+    httpx.post(f"{live.api_url}/api/auth/register", json=account).raise_for_status()
+    answer = httpx.post(f"{live.api_url}/api/auth/login", json=account)
+    answer.raise_for_status()
+    token: str = answer.json()["access_token"]
+    return token
 
 
 def curl_examples(section: str) -> list[CurlExample]:

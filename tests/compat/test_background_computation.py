@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.compat.conftest import curl_examples
+from tests.compat.conftest import access_token, curl_examples
 from tests.live import LiveSystem
 from tests.waiting import wait_for
 
@@ -26,21 +26,26 @@ def completed(get: Any) -> dict[str, Any]:
 
 
 def test_the_readme_examples_sum_to_50005000_and_500500(compat_live: LiveSystem) -> None:
-    submit, status, demo_submit, demo_status = curl_examples(SECTION)
+    submit, status, demo_submit, demo_status, idempotent = curl_examples(SECTION)
+    token = access_token(compat_live)
     for create, read, total, expected in (
         (submit, status, 8, 50_005_000),
         (demo_submit, demo_status, 4, 500_500),
     ):
-        accepted = create.send(compat_live.api_url)
+        accepted = create.send(compat_live.api_url, token=token)
         assert accepted.status_code == 202, accepted.text
         assert accepted.json()["status"] == "pending"
         job_id = accepted.json()["job_id"]
-        job = completed(lambda: read.send(compat_live.api_url, job_id))  # noqa: B023
+        job = completed(lambda: read.send(compat_live.api_url, job_id, token))  # noqa: B023
         assert set(job) == FIELDS
         assert job["status"] == "completed" and job["progress"] == 1.0
         assert job["completed_chunks"] == job["total_chunks"] == total
         assert job["result"] == expected
         assert job["detail"] == "Computation finished successfully."
+    first = idempotent.send(compat_live.api_url, token=token)
+    again = idempotent.send(compat_live.api_url, token=token)
+    assert first.status_code == again.status_code == 202
+    assert first.json()["job_id"] == again.json()["job_id"]
 
 
 def test_the_try_it_widget_under_v1_and_the_navbar_health(compat_live: LiveSystem) -> None:

@@ -29,7 +29,7 @@ FIELDS = {
 
 
 def test_the_readme_example_projects_10000_at_5_percent(compat_live: LiveSystem) -> None:
-    submit, status = curl_examples(SECTION)
+    submit, status, health = curl_examples(SECTION)
     created = submit.send(compat_live.api_url)
     assert created.status_code == 201, created.text
     body = created.json()
@@ -44,6 +44,7 @@ def test_the_readme_example_projects_10000_at_5_percent(compat_live: LiveSystem)
     assert task["result"]["paths"] == 100_000
     assert 10_000 < task["result"]["mean"] < 20_000  # 10,000 at 5% for 10 years: ~16,487
     assert task["processing_time_ms"] > 0 and task["completed_at"]
+    assert health.send(compat_live.api_url).status_code == 200
 
 
 def test_priority_and_the_v1_path_and_errors(compat_live: LiveSystem) -> None:

@@ -29,7 +29,7 @@ def poll_until_ended(live: LiveSystem, job_id: str) -> list[dict[str, Any]]:
 
 
 def test_the_readme_examples_count_17984_primes_to_200000(compat_live: LiveSystem) -> None:
-    submit, status = curl_examples(SECTION)
+    submit, status, health, root, openapi = curl_examples(SECTION)
     accepted = submit.send(compat_live.api_url)
     assert accepted.status_code == 202, accepted.text
     body = accepted.json()
@@ -41,6 +41,10 @@ def test_the_readme_examples_count_17984_primes_to_200000(compat_live: LiveSyste
     assert job["job_id"] == body["job_id"] and job["state"] == "SUCCESS"
     assert job["progress"]["completed"] == job["progress"]["total"] == 16
     assert job["result"]["prime_count"] == 17984 and job["result"]["duration_sec"] >= 0
+    assert health.send(compat_live.api_url).json()["status"] == "ok"
+    assert root.send(compat_live.api_url).json()["name"] == "chunkwise"
+    paths = openapi.send(compat_live.api_url).json()["paths"]
+    assert "/api/count-primes" in paths and "/api/jobs/{job_id}" in paths
 
 
 def test_the_page_polls_with_its_own_field_names(compat_live: LiveSystem) -> None:

@@ -24,7 +24,7 @@ def finished(base: str, job_id: str) -> httpx.Response:
 
 
 def test_the_readme_examples_give_5_7_11_and_the_same_id_again(compat_live: LiveSystem) -> None:
-    submit, result = curl_examples(SECTION)
+    submit, result, _, _ = curl_examples(SECTION)
     first = submit.send(compat_live.api_url)
     assert first.status_code == 200 and first.headers["content-type"] == "application/json"
     job_id = first.json()
@@ -38,11 +38,12 @@ def test_the_readme_examples_give_5_7_11_and_the_same_id_again(compat_live: Live
 
 def test_204_while_processing_then_200(compat_live: LiveSystem) -> None:
     base = compat_live.api_url
+    _, _, submit, result = curl_examples(SECTION)
     # Both workers busy for a second first, so the range surely waits in the queue.
     blocker = {"kind": "prime_count", "params": {"n": 10**10}, "chunks": 2}
     httpx.post(f"{base}/api/jobs", json=blocker, params={"cache": "false"}).raise_for_status()
-    job_id = httpx.post(f"{base}/primes?start_num=1&end_num=1000000").json()
-    assert httpx.get(f"{base}/result/{job_id}").status_code == 204
+    job_id = submit.send(base).json()
+    assert result.send(base, job_id).status_code == 204
     answer = finished(base, job_id)
     assert answer.status_code == 200
     primes = answer.json()
