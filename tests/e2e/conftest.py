@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -94,20 +95,27 @@ def new_page(
     return page
 
 
-@pytest.fixture
-def page(browser: Browser, system: LiveSystem, offhost: OffHostRequests) -> Iterator[Page]:
-    page = new_page(browser, system, offhost, DESKTOP)
+@contextmanager
+def checked_page(
+    browser: Browser, system: LiveSystem, offhost: OffHostRequests, size: ViewportSize
+) -> Iterator[Page]:
+    """A page of `system`; on leaving, closed, and the test fails if it went off-host."""
+    page = new_page(browser, system, offhost, size)
     yield page
     page.context.close()
     assert not offhost, f"requests left 127.0.0.1: {offhost}"
+
+
+@pytest.fixture
+def page(browser: Browser, system: LiveSystem, offhost: OffHostRequests) -> Iterator[Page]:
+    with checked_page(browser, system, offhost, DESKTOP) as page:
+        yield page
 
 
 @pytest.fixture
 def phone_page(browser: Browser, system: LiveSystem, offhost: OffHostRequests) -> Iterator[Page]:
-    page = new_page(browser, system, offhost, PHONE)
-    yield page
-    page.context.close()
-    assert not offhost, f"requests left 127.0.0.1: {offhost}"
+    with checked_page(browser, system, offhost, PHONE) as page:
+        yield page
 
 
 def screenshot(page: Page, name: str) -> None:

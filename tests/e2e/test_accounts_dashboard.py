@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e.conftest import DESKTOP, OffHostRequests, new_page, screenshot
+from tests.e2e.conftest import DESKTOP, OffHostRequests, checked_page, screenshot
 from tests.live import LiveSystem, live_system
 
 pytestmark = pytest.mark.integration
@@ -27,10 +27,8 @@ def accounts_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSy
 
 @pytest.fixture
 def page(browser: Browser, accounts_system: LiveSystem, offhost: OffHostRequests) -> Iterator[Page]:
-    page = new_page(browser, accounts_system, offhost, DESKTOP)
-    yield page
-    page.context.close()
-    assert not offhost, f"requests left 127.0.0.1: {offhost}"
+    with checked_page(browser, accounts_system, offhost, DESKTOP) as page:
+        yield page
 
 
 def test_register_submit_history_token_and_sign_out(

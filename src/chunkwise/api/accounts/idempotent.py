@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import JSONResponse
 
 from chunkwise.errors import (
@@ -82,6 +83,27 @@ def run_idempotent(
             session, scope=scope, key=key, status_code=response.status_code, body=_text(response)
         )
     return response
+
+
+def answer_once(
+    request: Request,
+    *,
+    scope: str,
+    key: str | None,
+    body: Any,
+    handle: Callable[[], JSONResponse],
+) -> JSONResponse:
+    """`run_idempotent` with this API's store and key lifetime; what makes two requests
+    the same is their body, path and query."""
+    state = request.app.state
+    return run_idempotent(
+        state.store,
+        scope=scope,
+        key=key,
+        fingerprint=request_hash(body, f"{request.url.path}?{request.query_params}"),
+        ttl_s=state.settings.idempotency_ttl_s,
+        handle=handle,
+    )
 
 
 def _text(response: JSONResponse) -> str:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
@@ -12,7 +14,7 @@ from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.accounts.caller import Caller, CallerDep
-from chunkwise.api.accounts.idempotent import request_hash, run_idempotent
+from chunkwise.api.accounts.idempotent import answer_once
 from chunkwise.api.accounts.rate_limits import RateLimits, client_ip
 from chunkwise.api.conditional import NOT_MODIFIED, IfNoneMatch
 from chunkwise.api.deps import CeleryDep, SettingsDep, StoreDep
@@ -165,13 +167,8 @@ def accept_job(
             accepted.model_dump(mode="json"), status_code=202, headers={"Location": location}
         )
 
-    return run_idempotent(
-        request.app.state.store,
-        scope=scope,
-        key=idempotency_key,
-        fingerprint=request_hash(body.model_dump(mode="json"), str(request.query_params)),
-        ttl_s=settings.idempotency_ttl_s,
-        handle=submit,
+    return answer_once(
+        request, scope=scope, key=idempotency_key, body=body.model_dump(mode="json"), handle=submit
     )
 
 
@@ -257,6 +254,19 @@ def read_job_body(
         return body
     expires_at = job.finished_at.timestamp() + settings.result_ttl_s
     return finished_body(body, expires_at=expires_at, now=now, owner_id=job.owner_id, demo=job.demo)
+
+
+async def job_answer(
+    request: Request, job_id: uuid.UUID, caller: Caller, *, demo: bool = False
+) -> dict[str, Any]:
+    """The job as GET /api/jobs/{id} answers it, decoded: what the seed surfaces reshape.
+    JobNotFoundError when the caller may not see it."""
+    state = request.app.state
+    read = await run_in_threadpool(
+        partial(read_job_body, demo=demo), state.store, job_id, state.settings, 0.0, caller
+    )
+    answer: dict[str, Any] = json.loads(read.body if isinstance(read, FinishedBody) else read)
+    return answer
 
 
 def visible_job(

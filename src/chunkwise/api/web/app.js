@@ -309,20 +309,24 @@ function follow(jobId, { onProgress, onEnd, events }) {
 
 // ---- Views ----------------------------------------------------------------------------
 
+function tryItPanel(note) {
+  return `<section class="panel tryit" aria-labelledby="try-title">
+    <h2 id="try-title">Try it</h2>
+    <p class="muted">The sum of 1..1,000, split into 4 chunks that run in parallel.${note}</p>
+    <button id="try-run" type="button">Run sum of 1..1000</button>
+    <div id="try-out" hidden>
+      ${progressHtml("try")}
+      <div class="result-big" id="try-result" aria-live="polite"></div>
+    </div>
+  </section>`;
+}
+
 async function homeView() {
   const signedOut = session.authOn && !session.account;
   main.innerHTML = signedOut ? `
     <h1>Dashboard</h1>
     <div class="grid">
-      <section class="panel tryit" aria-labelledby="try-title">
-        <h2 id="try-title">Try it</h2>
-        <p class="muted">The sum of 1..1,000, split into 4 chunks that run in parallel. No account needed.</p>
-        <button id="try-run" type="button">Run sum of 1..1000</button>
-        <div id="try-out" hidden>
-          ${progressHtml("try")}
-          <div class="result-big" id="try-result" aria-live="polite"></div>
-        </div>
-      </section>
+      ${tryItPanel(" No account needed.")}
       <section class="panel" aria-labelledby="account-title">
         <h2 id="account-title">Your jobs</h2>
         <p><a href="#/signin">Sign in or create an account</a> to run any job, follow your history and make API tokens.</p>
@@ -334,15 +338,7 @@ async function homeView() {
         `<div class="card"><div class="label">${label}</div><div class="value">—</div></div>`).join("")}
     </section>
     <div class="grid">
-      <section class="panel tryit" aria-labelledby="try-title">
-        <h2 id="try-title">Try it</h2>
-        <p class="muted">The sum of 1..1,000, split into 4 chunks that run in parallel.</p>
-        <button id="try-run" type="button">Run sum of 1..1000</button>
-        <div id="try-out" hidden>
-          ${progressHtml("try")}
-          <div class="result-big" id="try-result" aria-live="polite"></div>
-        </div>
-      </section>
+      ${tryItPanel("")}
       <section class="panel" aria-labelledby="recent-title">
         <h2 id="recent-title">Recent jobs</h2>
         <div id="recent" class="muted">Loading…</div>

@@ -9,26 +9,23 @@ service, limits and rate limit.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.accounts.caller import Caller, CallerDep
-from chunkwise.api.accounts.idempotent import request_hash, run_idempotent
-from chunkwise.api.finished_jobs import FinishedBody
+from chunkwise.api.accounts.idempotent import answer_once
 from chunkwise.api.routes.demo import ANYONE, check_demo_limits
 from chunkwise.api.routes.events import job_events
 from chunkwise.api.routes.jobs import (
     CREATE_RESPONSES,
     ERRORS,
     caller_scope,
+    job_answer,
     parse_job_id,
-    read_job_body,
     submit_for,
 )
 from chunkwise.api.schemas import JobCreate
@@ -150,24 +147,11 @@ def _accept(
         )
         return JSONResponse({"job_id": str(job.id), "status": "pending"}, status_code=202)
 
-    return run_idempotent(
-        request.app.state.store,
-        scope=scope,
-        key=key,
-        fingerprint=request_hash(body.model_dump(), f"seed-001-demo={demo}"),
-        ttl_s=request.app.state.settings.idempotency_ttl_s,
-        handle=submit,
-    )
+    return answer_once(request, scope=scope, key=key, body=body.model_dump(), handle=submit)
 
 
 async def _view(request: Request, job_id: str, caller: Caller, *, demo: bool) -> SumJobView:
-    state = request.app.state
-    read = await run_in_threadpool(
-        lambda: read_job_body(
-            state.store, parse_job_id(job_id), state.settings, 0.0, caller, demo=demo
-        )
-    )
-    job: dict[str, Any] = json.loads(read.body if isinstance(read, FinishedBody) else read)
+    job = await job_answer(request, parse_job_id(job_id), caller, demo=demo)
     status = STATUS[job["state"]]
     done, total = job["progress"]["completed"], job["progress"]["total"]
     result = job["result"]["sum"] if status == "completed" and job["result"] else None

@@ -10,7 +10,6 @@ Redis; chunks taken back from a dead worker still go first. Errors are the seed'
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import datetime
 from typing import Any, Literal
@@ -22,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.accounts.caller import CallerDep
 from chunkwise.api.error_status import http_status
-from chunkwise.api.routes.jobs import read_job_body, submit_for
+from chunkwise.api.routes.jobs import job_answer, submit_for
 from chunkwise.errors import ChunkwiseError, JobNotFoundError
 from chunkwise.store import Store, jobs
 
@@ -103,13 +102,10 @@ def _router(prefix: str) -> APIRouter:
         state = request.app.state
         try:
             job_id = uuid.UUID(task_id)
-            read = await run_in_threadpool(
-                read_job_body, state.store, job_id, state.settings, 0.0, caller
-            )
+            job = await job_answer(request, job_id, caller)
             priority = await run_in_threadpool(_priority, state.store, job_id)
         except (ValueError, JobNotFoundError):
             return _error(request, 404, "TASK_NOT_FOUND", f"no task with id {task_id}")
-        job: dict[str, Any] = json.loads(read if isinstance(read, bytes) else read.body)
         duration = job.get("duration_sec")
         ended = job["finished_at"] is not None
         view = TaskView(

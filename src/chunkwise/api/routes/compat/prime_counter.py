@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from chunkwise.api.accounts.caller import CallerDep
-from chunkwise.api.accounts.idempotent import request_hash, run_idempotent
+from chunkwise.api.accounts.idempotent import answer_once
 from chunkwise.api.routes.jobs import (
     CREATE_RESPONSES,
     IDEMPOTENCY_KEY,
@@ -57,11 +57,7 @@ def count_primes(
             headers={"Location": f"/api/jobs/{job.id}"},
         )
 
-    return run_idempotent(
-        request.app.state.store,
-        scope=caller_scope(request, caller),
-        key=idempotency_key,
-        fingerprint=request_hash(body.model_dump(), "count-primes"),
-        ttl_s=request.app.state.settings.idempotency_ttl_s,
-        handle=submit,
+    scope = caller_scope(request, caller)
+    return answer_once(
+        request, scope=scope, key=idempotency_key, body=body.model_dump(), handle=submit
     )

@@ -9,7 +9,6 @@ result. Errors are `{"message"}`, as the seed's are.
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated
 
@@ -20,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from chunkwise.api.accounts.caller import Caller, CallerDep
 from chunkwise.api.error_status import http_status
 from chunkwise.api.item_pages import item_page
-from chunkwise.api.routes.jobs import read_job_body, submit_for
+from chunkwise.api.routes.jobs import job_answer, submit_for
 from chunkwise.errors import ChunkwiseError, JobNotFoundError
 from chunkwise.store import compat as compat_rows
 from chunkwise.store import jobs
@@ -89,12 +88,9 @@ async def result(job_id: str, request: Request, caller: CallerDep) -> Response:
     state = request.app.state
     try:
         parsed = uuid.UUID(job_id)
-        read = await run_in_threadpool(
-            read_job_body, state.store, parsed, state.settings, 0.0, caller
-        )
+        body = await job_answer(request, parsed, caller)
     except (ValueError, JobNotFoundError):
         return _message(404, f"no job with id {job_id}")
-    body = json.loads(read if isinstance(read, bytes) else read.body)
     if body["state"] == "FAILURE":
         return _message(500, f"the job failed: {body['error']}")
     if body["state"] == "CANCELLED":

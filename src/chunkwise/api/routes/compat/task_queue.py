@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from chunkwise.api.accounts.caller import Caller, CallerDep
 from chunkwise.api.error_status import http_status
 from chunkwise.api.item_pages import item_page
-from chunkwise.api.routes.jobs import read_job_body, submit_for
+from chunkwise.api.routes.jobs import job_answer, submit_for
 from chunkwise.errors import ChunkwiseError, JobNotFoundError
 from chunkwise.store import JobState, Store
 from chunkwise.store import compat as compat_rows
@@ -109,12 +109,9 @@ async def task(task_id: int, request: Request, caller: CallerDep) -> JSONRespons
         if found is None:
             raise JobNotFoundError("Task not found")
         job_id, task_type = found
-        read = await run_in_threadpool(
-            read_job_body, state.store, job_id, state.settings, 0.0, caller
-        )
+        job = await job_answer(request, job_id, caller)
     except JobNotFoundError:
         return _error(404, "Task not found")
-    job: dict[str, Any] = json.loads(read if isinstance(read, bytes) else read.body)
     chunks = await run_in_threadpool(_chunk_facts, state.store, job_id)
     data: dict[str, Any] = {
         "task_id": task_id,
