@@ -26,6 +26,7 @@ from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.error_status import http_status
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
+from chunkwise.api.metrics import ApiMetrics, RequestTimingMiddleware
 from chunkwise.api.progress_feed import ProgressFeed
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
 from chunkwise.api.routes import (
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.progress_feed = progress_feed
     app.state.signing_key = credentials.signing_key(settings)
     app.state.rate_limits = RateLimits(settings)
+    app.state.metrics = ApiMetrics(store, celery, ttl_s=settings.worker_ttl_s)
     app.include_router(dashboard.router)
     app.include_router(auth.router)
     app.include_router(demo.router)
@@ -112,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_methods=["*"],
         allow_headers=["*"],
     )
+    app.add_middleware(RequestTimingMiddleware, metrics=app.state.metrics)
     app.add_middleware(FormBodyAsJsonMiddleware, form_paths=frozenset({auth.LOGIN_PATH}))
     app.add_middleware(CrossSiteGuardMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -162,6 +162,13 @@ class Health(BaseModel):
     database: Literal["ok", "unreachable"]
 
 
+class Readiness(BaseModel):
+    ready: bool
+    missing: list[Literal["database", "broker", "workers"]] = Field(
+        description="What keeps the service from running jobs now."
+    )
+
+
 class ErrorBody(BaseModel):
     detail: str
     field: str | None = None

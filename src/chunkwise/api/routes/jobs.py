@@ -122,7 +122,7 @@ def submit_for(
     state = request.app.state
     settings: Settings = state.settings
     check_chunk_count(chunks, settings)
-    return submit_job(
+    job = submit_job(
         state.store,
         state.celery,
         kind=kind,
@@ -135,6 +135,8 @@ def submit_for(
         demo=demo,
         priority=priority,
     )
+    state.metrics.submitted.labels(kind).inc()
+    return job
 
 
 def accept_job(

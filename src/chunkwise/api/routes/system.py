@@ -5,12 +5,13 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.deps import HealthDep, SettingsDep
-from chunkwise.api.schemas import ChunkBounds, Health, JobCreate, WorkloadKind
+from chunkwise.api.schemas import ChunkBounds, Health, JobCreate, Readiness, WorkloadKind
 from chunkwise.workloads import Workload, get_workload, workload_kinds
 from chunkwise.workloads.limits import bounded_fields
 
@@ -26,6 +27,36 @@ async def health(monitor: HealthDep) -> JSONResponse:
     background probes found, at most HEALTH_PROBE_INTERVAL_S old (`api/health.py`)."""
     body = monitor.report() if monitor.running else await run_in_threadpool(monitor.report)
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
+
+
+@router.get(
+    "/ready",
+    responses={
+        200: {"model": Readiness, "description": "Ready for jobs"},
+        503: {"model": Readiness, "description": "Not ready: `missing` says why"},
+    },
+)
+async def ready(monitor: HealthDep) -> JSONResponse:
+    """Ready for jobs: the store and the broker answer and at least one worker is live.
+    For load balancers and orchestrators; /health stays as it is."""
+    body = monitor.report() if monitor.running else await run_in_threadpool(monitor.report)
+    missing = [part for part in ("database", "broker") if getattr(body, part) != "ok"]
+    if body.workers == 0:
+        missing.append("workers")
+    answer = Readiness(ready=not missing, missing=missing)
+    return JSONResponse(answer.model_dump(), status_code=503 if missing else 200)
+
+
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+)
+def metrics(request: Request) -> Response:
+    """Prometheus metrics: this process's requests and submissions, and the store's jobs,
+    chunks and workers at this moment."""
+    registry = request.app.state.metrics.registry
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
 
 @router.get("/api/kinds")

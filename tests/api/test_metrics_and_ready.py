@@ -1,0 +1,65 @@
+"""`/metrics` counts what was run, from the store and this process; `/ready` names what is
+missing (in-process API, no workers)."""
+
+from __future__ import annotations
+
+import re
+
+from chunkwise.store import workers as worker_rows
+from tests.api.in_process import Api
+from tests.waiting import wait_for
+
+
+def sample(text: str, name: str, **labels: str) -> float:
+    """One sample's value from Prometheus text."""
+    wanted = ",".join(f'{key}="{value}"' for key, value in sorted(labels.items()))
+    pattern = (
+        rf"^{re.escape(name)}(\{{{re.escape(wanted)}\}})? (\S+)$" if wanted else rf"^{name} (\S+)$"
+    )
+    for line in text.splitlines():
+        found = re.match(pattern, line)
+        if found:
+            return float(found.groups()[-1])
+    raise AssertionError(f"no sample {name}{labels} in:\n{text}")
+
+
+def test_metrics_match_the_jobs_run(api: Api) -> None:
+    for n in (100, 200):
+        api.submitted("sum_range", chunks=4, n=n)
+    api.submitted("prime_count", chunks=2, n=100_000)
+    api.compute_published()
+    cancelled = api.submitted("sum_range", chunks=2, n=5)
+    api.http.post(f"/api/jobs/{cancelled}/cancel")
+    api.http.get(f"/api/jobs/{cancelled}")
+
+    response = api.http.get("/metrics")
+
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
+    text = response.text
+    assert sample(text, "chunkwise_jobs_submitted_total", kind="sum_range") == 3
+    assert sample(text, "chunkwise_jobs_submitted_total", kind="prime_count") == 1
+    assert sample(text, "chunkwise_jobs", kind="sum_range", state="SUCCESS") == 2
+    assert sample(text, "chunkwise_jobs", kind="sum_range", state="CANCELLED") == 1
+    assert sample(text, "chunkwise_jobs", kind="prime_count", state="SUCCESS") == 1
+    assert sample(text, "chunkwise_chunks_recorded", kind="sum_range") == 8
+    assert sample(text, "chunkwise_chunks_recorded", kind="prime_count") == 2
+    assert sample(text, "chunkwise_workers") == 0
+    assert sample(text, "chunkwise_queued_chunks") >= 0
+    latency = (
+        r'chunkwise_api_request_seconds_count\{method="GET",route="/api/jobs/\{job_id\}"\} 1.0'
+    )
+    assert re.search(latency, text), text
+
+
+def test_ready_names_what_is_missing(api: Api) -> None:
+    response = api.http.get("/ready")
+    assert response.status_code == 503
+    assert response.json() == {"ready": False, "missing": ["workers"]}
+    with api.store.writer() as session:
+        worker_rows.heartbeat(session, name="w@host", processes=1)
+    ready = wait_for(
+        lambda: (answer := api.http.get("/ready")).status_code == 200 and answer,
+        timeout_s=10,
+        what="the next health probe to see the worker",
+    )
+    assert ready.json() == {"ready": True, "missing": []}
