@@ -35,6 +35,8 @@ DEFAULT_LIMIT = 100_000
 DEFAULT_METHOD = "trial_division"
 """Its dispatcher's default (PRIMES_DEFAULT_METHOD)."""
 CHUNKS_PER_TASK = 4
+MAX_TASK_ID = 2**63 - 1
+"""The largest id a store's integer column holds: any id past it names no task."""
 STATUS = {
     "PENDING": "pending",
     "STARTED": "in-progress",
@@ -104,6 +106,8 @@ async def task(task_id: int, request: Request, caller: CallerDep) -> JSONRespons
     """A task: status, attempts, worker, method, computation time, and once completed, its
     primes (or, past COMPAT_MAX_RESULT_BYTES, their count, first and last, and a link)."""
     state = request.app.state
+    if not 1 <= task_id <= MAX_TASK_ID:
+        return _error(404, "Task not found")
     try:
         found = await run_in_threadpool(_task_job, state.store, task_id)
         if found is None:
