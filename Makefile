@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/chunkwise up
 
-test: $(VENV)/.installed-dev browser lint typecheck
+test: $(VENV)/.installed-dev browser compose lint typecheck
 	$(BIN)/pytest
 
 unit: $(VENV)/.installed-dev
@@ -37,6 +37,16 @@ browser:
 		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y chromium \
 		|| echo "chromium could not be installed: the browser tests will skip"; \
 	else echo "no chromium and no apt: the browser tests will skip"; fi
+
+# `make compose` installs Debian's docker-compose, which validates deploy/docker-compose.yml
+# in a test, when no compose tool is there and apt can install one (no Docker engine needed).
+.PHONY: compose
+compose:
+	@if docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y docker-compose \
+		|| echo "docker-compose could not be installed: the compose test will skip"; \
+	else echo "no compose tool and no apt: the compose test will skip"; fi
 
 # `make screenshots` refreshes the dashboard pictures the README shows, from a browser run.
 .PHONY: screenshots

@@ -170,6 +170,57 @@ class PrimeMethod(StrEnum):
     trial_division = "trial_division"
 
 
+@app.command()
+def flower(
+    port: Annotated[int, typer.Option(help="Port of Flower's page.")] = 5555,
+    address: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+) -> None:
+    """Run Flower, Celery's monitor, on the same broker, behind basic auth
+    (CHUNKWISE_FLOWER_BASIC_AUTH=user:password). Flower turns the workers' task events on
+    while it runs."""
+    from chunkwise.engine import create_celery
+
+    settings = get_settings()
+    _require_broker(settings)
+    user, sep, password = settings.flower_basic_auth.partition(":")
+    if not (sep and user and password):
+        console.print(
+            "[red]CHUNKWISE_FLOWER_BASIC_AUTH is not set[/] (user:password): Flower shows "
+            "every task's arguments, so it does not run without credentials."
+        )
+        raise typer.Exit(2)
+    celery = create_celery(settings)
+    celery.start(
+        [
+            "flower",
+            f"--port={port}",
+            f"--address={address}",
+            f"--basic-auth={settings.flower_basic_auth}",
+        ]
+    )
+
+
+db_app = typer.Typer(help="The job store's schema.")
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create the store's tables, or bring an older store's up to this release's (under a
+    lock, so any number of processes may do it at once). `api`, `worker` and `up` do it
+    as they start; this is for a one-shot step before them."""
+    from chunkwise.launcher import masked_url
+    from chunkwise.store import Store
+
+    settings = get_settings()
+    store = Store(settings.resolved_database_url)
+    try:
+        store.create_schema()
+    finally:
+        store.dispose()
+    console.print(f"store at {masked_url(settings.resolved_database_url)} is up to date")
+
+
 @app.command("add-task")
 def add_task(
     count: Annotated[int, typer.Argument(help="How many prime-finding jobs.", min=1)],

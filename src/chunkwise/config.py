@@ -167,6 +167,10 @@ class Settings(BaseSettings):
         description="Largest result a seed surface sends whole; beyond it, 413 and a link "
         "to the paged result.",
     )
+    flower_basic_auth: str = Field(
+        default="",
+        description="user:password that `chunkwise flower` asks for; it refuses to start without.",
+    )
     idempotency_ttl_s: int = Field(
         default=86_400, ge=60, description="How long an Idempotency-Key is remembered."
     )
