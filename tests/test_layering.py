@@ -21,6 +21,7 @@ PACKAGE = Path(chunkwise.__file__).parent
 LAYER = {
     "workloads": 0,
     "errors": 0,
+    "logs": 0,
     "config": 1,
     "store": 1,
     "supervisor": 0,

@@ -94,8 +94,14 @@ def api(
 
     application = create_app(settings)
     console.print(auth_mode(settings.auth_on))
+    json_logs = settings.log_format == "json"
+    if json_logs:
+        from chunkwise.logs import use_json_logs
+
+        use_json_logs(log_level)
     uvicorn.run(
         application,
+        log_config=None if json_logs else uvicorn.config.LOGGING_CONFIG,
         host=settings.api_host,
         port=settings.api_port if port is None else port,
         log_level=log_level,

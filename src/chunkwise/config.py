@@ -10,7 +10,7 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import AliasChoices, Field, PrivateAttr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -166,6 +166,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest result a seed surface sends whole; beyond it, 413 and a link "
         "to the paged result.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object a log line, with the job id and chunk index "
+        "on worker lines and a request id on API lines.",
     )
     flower_basic_auth: str = Field(
         default="",

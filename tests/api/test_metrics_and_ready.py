@@ -63,3 +63,10 @@ def test_ready_names_what_is_missing(api: Api) -> None:
         what="the next health probe to see the worker",
     )
     assert ready.json() == {"ready": True, "missing": []}
+
+
+def test_every_answer_carries_a_request_id(api: Api) -> None:
+    given = api.http.get("/health", headers={"X-Request-ID": "client-42"})
+    assert given.headers["x-request-id"] == "client-42"
+    made = api.http.get("/health", headers={"X-Request-ID": "not sane!"}).headers["x-request-id"]
+    assert made != "not sane!" and len(made) == 32

@@ -1,6 +1,7 @@
 """The FastAPI application: `create_app(settings)` wires routes, errors, CORS and limits.
 
-Middleware, outermost first: security headers go on every answer (`security_headers`),
+Middleware, outermost first: a request id for the logs and the answer (`request_ids`),
+security headers on every answer (`security_headers`),
 the Host header is checked against ALLOWED_HOSTS (a page
 on another name that resolves to this machine, DNS rebinding, gets 400), then the body
 size, then requests from other sites (`cross_site`), then form bodies are read as JSON,
@@ -29,6 +30,7 @@ from chunkwise.api.health import HealthMonitor
 from chunkwise.api.metrics import ApiMetrics, RequestTimingMiddleware
 from chunkwise.api.progress_feed import ProgressFeed
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
+from chunkwise.api.request_ids import RequestIdMiddleware
 from chunkwise.api.routes import (
     auth,
     chunks,
@@ -122,6 +124,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(RequestIdMiddleware)
     return app
 
 

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from chunkwise.errors import StoreOutageError, TransientChunkError
+from chunkwise.logs import log_context
 from chunkwise.store import Store, cache, jobs, recording, results
 from chunkwise.store.db import is_transient
 from chunkwise.store.models import utcnow
@@ -109,11 +110,12 @@ class ChunkRunner:
         Raises TransientChunkError when the computation failed for a passing reason and
         attempts remain, StoreOutageError when the store stayed away past the outage bound.
         """
-        try:
-            return self._run(job_id, index, worker)
-        except ChunkFailure as failure:
-            self.fail(job_id, failure.error)
-            return ChunkOutcome.FAILED_JOB
+        with log_context(job_id=str(job_id), chunk=index):
+            try:
+                return self._run(job_id, index, worker)
+            except ChunkFailure as failure:
+                self.fail(job_id, failure.error)
+                return ChunkOutcome.FAILED_JOB
 
     def _run(self, job_id: uuid.UUID, index: int, worker: str) -> ChunkOutcome:
         start = self.with_store(lambda: self._start(job_id, index))

@@ -15,7 +15,13 @@ import socket
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_received, worker_process_init, worker_ready, worker_shutdown
+from celery.signals import (
+    setup_logging,
+    task_received,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from celery.worker import state as worker_state
 
 from chunkwise.config import Settings
@@ -23,6 +29,7 @@ from chunkwise.engine.celery_app import CHUNK_QUEUE, create_celery
 from chunkwise.engine.plugins import load_extra_workloads
 from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.tasks import register_tasks
+from chunkwise.logs import use_json_logs
 from chunkwise.store import Store, cache
 from chunkwise.worker.duties import Duties, Duty
 from chunkwise.worker.housekeeping import Retention
@@ -162,6 +169,8 @@ def run_worker(
     gc.freeze()
     logging.getLogger("celery.worker.control").addFilter(WithoutBackendNoise())
     quiet_per_chunk_logs(loglevel)
+    if settings.log_format == "json":  # Celery then leaves logging to us
+        setup_logging.connect(lambda **_: use_json_logs(loglevel), weak=False)
     worker_process_init.connect(lambda **_: store.reset_after_fork(), weak=False)
     worker_ready.connect(on_ready, weak=False)
     task_received.connect(lambda **_: lease.wake(), weak=False)
