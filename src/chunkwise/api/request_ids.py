@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from chunkwise.api.security_headers import sending_headers
 from chunkwise.logs import log_context
 
 HEADER = b"x-request-id"
@@ -25,12 +26,5 @@ class RequestIdMiddleware:
             return
         given = dict(scope["headers"]).get(HEADER, b"").decode("latin-1")
         request_id = given if SANE_ID.match(given) else uuid.uuid4().hex
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [*message.get("headers", []), (HEADER, request_id.encode())]
-                message = {**message, "headers": headers}
-            await send(message)
-
         with log_context(request_id=request_id):
-            await self.app(scope, receive, send_with_id)
+            await self.app(scope, receive, sending_headers(send, [(HEADER, request_id.encode())]))

@@ -30,6 +30,20 @@ COMMON_HEADERS = [
 ]
 
 
+def sending_headers(send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+    """`send`, adding to the response's start the `extra` headers it does not set itself."""
+
+    async def send_with_headers(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", []))
+            present = {name.lower() for name, _ in headers}
+            headers += [(name, value) for name, value in extra if name not in present]
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return send_with_headers
+
+
 class SecurityHeadersMiddleware:
     """Adds the security headers to every HTTP response that does not set them itself."""
 
@@ -45,14 +59,5 @@ class SecurityHeadersMiddleware:
             if scope.get("path") in DOCS_PATHS
             else CONTENT_SECURITY_POLICY
         )
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                present = {name.lower() for name, _ in headers}
-                extra = [*COMMON_HEADERS, (b"content-security-policy", policy.encode())]
-                headers += [(name, value) for name, value in extra if name not in present]
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
+        extra = [*COMMON_HEADERS, (b"content-security-policy", policy.encode())]
+        await self.app(scope, receive, sending_headers(send, extra))
