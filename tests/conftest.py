@@ -27,7 +27,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     """A fresh SQLite store. The store contract suite (tests/store) overrides this with
     one that runs on every backend."""
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.create_schema()
+    store.upgrade_schema()
     yield store
     store.dispose()
 

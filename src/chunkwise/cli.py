@@ -212,19 +212,48 @@ app.add_typer(db_app, name="db")
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
-    """Create the store's tables, or bring an older store's up to this release's (under a
-    lock, so any number of processes may do it at once). `api`, `worker` and `up` do it
-    as they start; this is for a one-shot step before them."""
+    """Make the store's schema, or bring an older store's to this release's revision
+    (under a lock, so any number of processes may do it at once). `api`, `worker` and
+    `up` do it as they start; this is for a one-shot step before them."""
     from chunkwise.launcher import masked_url
     from chunkwise.store import Store
 
     settings = get_settings()
     store = Store(settings.resolved_database_url)
     try:
-        store.create_schema()
+        change = store.upgrade_schema()
     finally:
         store.dispose()
-    console.print(f"store at {masked_url(settings.resolved_database_url)} is up to date")
+    where = masked_url(settings.resolved_database_url)
+    if change.changed:
+        message = f"store at {where} upgraded from {change.before or 'none'} to {change.after}"
+    else:
+        message = f"store at {where} is at revision {change.after}, this release's newest"
+    console.print(message, soft_wrap=True)
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the store's schema revision, and this release's newest."""
+    from chunkwise.launcher import masked_url
+    from chunkwise.store import Store
+    from chunkwise.store.schema import head_revision
+
+    settings = get_settings()
+    store = Store(settings.resolved_database_url)
+    try:
+        current = store.schema_revision()
+    finally:
+        store.dispose()
+    head = head_revision()
+    where = masked_url(settings.resolved_database_url)
+    if current == head:
+        message = f"{current} (head) at {where}"
+    elif current is None:
+        message = f"none at {where}: `chunkwise db upgrade` makes the schema ({head})"
+    else:
+        message = f"{current} at {where}; this release's newest is {head}"
+    console.print(message, soft_wrap=True)
 
 
 @app.command("add-task")
@@ -319,7 +348,7 @@ def admin_create(
     from chunkwise.store import accounts as account_rows
 
     store = Store(get_settings().resolved_database_url)
-    store.create_schema()
+    store.upgrade_schema()
     try:
         with store.writer() as session:
             account_rows.create_user(

@@ -9,10 +9,11 @@ ChunkwiseError
  ├── IdempotencyConflictError 409  the Idempotency-Key's first request is still running
  ├── IdempotencyMismatchError 422  the Idempotency-Key came with another body
  ├── AdmissionRefusedError  429  too much unfinished work, a quota or a rate limit
- └── ServiceUnavailableError 503  a part the request needs does not answer
-      ├── BrokerUnavailableError
-      └── StoreUnavailableError
-           └── StoreOutageError
+ ├── ServiceUnavailableError 503  a part the request needs does not answer
+ │    ├── BrokerUnavailableError
+ │    └── StoreUnavailableError
+ │         └── StoreOutageError
+ └── StoreSchemaError            the store was made by a newer release (stops a start)
 """
 
 from __future__ import annotations
@@ -80,3 +81,7 @@ class StoreUnavailableError(ServiceUnavailableError):
 
 class StoreOutageError(StoreUnavailableError):
     """Raised when the job store stayed unreachable for longer than a worker waits for it."""
+
+
+class StoreSchemaError(ChunkwiseError):
+    """Raised at start-up when the store's schema revision is newer than this release's."""

@@ -106,7 +106,7 @@ class LocalSystem(Service):
         broker_url = self.settings.broker_url or self._start_broker()
         self.settings = self.settings.model_copy(update={"broker_url": broker_url})
         database_url = self.settings.resolved_database_url
-        _create_schema(database_url)
+        _upgrade_schema(database_url)
         self.env |= {"CHUNKWISE_BROKER_URL": broker_url, "CHUNKWISE_DATABASE_URL": database_url}
         for name in self.worker_names:
             self.spawn_worker(name)
@@ -317,10 +317,10 @@ def wait_until_healthy(
         time.sleep(HEALTH_POLL_S)
 
 
-def _create_schema(database_url: str) -> None:
+def _upgrade_schema(database_url: str) -> None:
     """Create the store's tables once, before any child races to."""
     store = Store(database_url)
     try:
-        store.create_schema()
+        store.upgrade_schema()
     finally:
         store.dispose()

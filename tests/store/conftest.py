@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from chunkwise.config import Settings
 from chunkwise.store import Store
 from chunkwise.store.models import Base
+from chunkwise.store.schema import REVISION_TABLE
 
 POSTGRES_URL = os.environ.get("CHUNKWISE_TEST_POSTGRES_URL", "")
 
@@ -31,8 +33,15 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     else:
         url = Settings(database_url=POSTGRES_URL).resolved_database_url
     store = Store(url)
-    Base.metadata.drop_all(store.engine)
-    store.create_schema()
+    drop_schema(store)
+    store.upgrade_schema()
     yield store
-    Base.metadata.drop_all(store.engine)
+    drop_schema(store)
     store.dispose()
+
+
+def drop_schema(store: Store) -> None:
+    """Drop every table, the revision stamp too, so the next upgrade starts from nothing."""
+    Base.metadata.drop_all(store.engine)
+    with store.engine.begin() as connection:
+        connection.execute(text(f"DROP TABLE IF EXISTS {REVISION_TABLE}"))

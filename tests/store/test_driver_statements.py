@@ -29,7 +29,7 @@ _BUMP = (
 @pytest.fixture
 def sqlite_store(tmp_path: Path) -> Store:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.create_schema()
+    store.upgrade_schema()
     return store
 
 

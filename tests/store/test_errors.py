@@ -83,7 +83,7 @@ def test_a_locked_store_is_unavailable_without_the_drivers_text(
 ) -> None:
     monkeypatch.setattr(store_db, "SQLITE_BUSY_TIMEOUT_MS", 50)
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.create_schema()
+    store.upgrade_schema()
     holder = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

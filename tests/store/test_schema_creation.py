@@ -22,14 +22,14 @@ EXIT_TIMEOUT_S = 60.0
 EXCEPTION_LINE = re.compile(r"[\w.]+: ")
 
 # Each process imports everything first, says so, and waits for the word to go, so the
-# four create_schema calls start within a millisecond or so of each other.
+# four upgrade_schema calls start within a millisecond or so of each other.
 CREATE_SCHEMA = """
 import sys
 from chunkwise.store import Store
 store = Store(sys.argv[1])
 print("ready", flush=True)
 sys.stdin.readline()
-store.create_schema()
+store.upgrade_schema()
 """
 
 

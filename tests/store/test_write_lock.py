@@ -18,7 +18,7 @@ def test_a_waiting_writer_takes_the_lock_once_its_holder_commits(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store = Store(f"sqlite:///{tmp_path / 'store.db'}")
-    store.create_schema()
+    store.upgrade_schema()
     met_the_lock = threading.Event()
     is_busy = store_db._is_busy
 

@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        store.create_schema()
+        store.upgrade_schema()
         monitor.start()
         yield
         await progress_feed.stop()

@@ -29,8 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from chunkwise.errors import StoreOutageError, StoreUnavailableError
 from chunkwise.store.fork_guard import ForkGuard
-from chunkwise.store.models import Base
-from chunkwise.store.schema_additions import add_missing_columns_and_indexes
+from chunkwise.store.schema import SchemaChange, current_revision, upgrade_schema
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +43,10 @@ still writes through its journal (the map is read-only), so durability is unchan
 _IMMEDIATE = "chunkwise_immediate"
 
 SCHEMA_LOCK_KEY = 0x63_68_75_6E_6B_77
-"""PostgreSQL advisory lock taken while creating the schema ("chunkw" in ASCII): any
+"""PostgreSQL advisory lock taken while upgrading the schema ("chunkw" in ASCII): any
 constant works, as long as every chunkwise process uses the same one."""
 SCHEMA_ATTEMPTS = 5
-"""Tries at creating the SQLite schema while another process holds the file locked."""
+"""Tries at upgrading the SQLite schema while another process holds the file locked."""
 SCHEMA_RETRY_PAUSE_S = 0.2
 
 STORE_DOES_NOT_ANSWER = "the job store does not answer"
@@ -220,42 +219,45 @@ class Store:
     def backend(self) -> str:
         return make_url(self.url).get_backend_name()
 
-    def create_schema(self) -> None:
-        """Create any missing tables, and add the columns and indexes an older store lacks.
+    def upgrade_schema(self) -> SchemaChange:
+        """Make a new store's schema, or bring an older store's to this release's revision.
 
         Every process calls this as it starts, often at the same moment on a new
-        database, so one creates and the others wait, then find the tables there.
+        database, so one upgrades under the schema lock and the others wait, then find
+        the store at the head revision (see `chunkwise.store.schema`).
         """
         with self._unavailable_as_error():
             if self.backend == "postgresql":
-                self._create_schema_postgresql()
-            else:
-                self._create_schema_sqlite()
+                return self._upgrade_schema_postgresql()
+            return self._upgrade_schema_sqlite()
 
-    def _create_schema_postgresql(self) -> None:
+    def schema_revision(self) -> str | None:
+        """The revision the store's schema is stamped with (None: none yet)."""
+        with self._unavailable_as_error(), self.engine.connect() as connection:
+            return current_revision(connection)
+
+    def _upgrade_schema_postgresql(self) -> SchemaChange:
         # CREATE TABLE of a missing table races: two sessions both see it missing and
         # the second fails on the catalog's unique index. The lock is released at commit.
         with self.engine.begin() as connection:
             connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_KEY)))
-            Base.metadata.create_all(connection)
-            add_missing_columns_and_indexes(connection, Base.metadata)
+            return upgrade_schema(connection)
 
-    def _create_schema_sqlite(self) -> None:
-        # BEGIN IMMEDIATE makes the check for missing tables and their creation one
-        # writer's turn. SQLite does not always wait out the busy timeout (a WAL file
-        # being recovered or set up answers "locked" at once), hence a few tries.
+    def _upgrade_schema_sqlite(self) -> SchemaChange:
+        # BEGIN IMMEDIATE makes the check of the revision and the upgrade one writer's
+        # turn. SQLite does not always wait out the busy timeout (a WAL file being
+        # recovered or set up answers "locked" at once), hence a few tries.
         immediate = self.engine.execution_options(**{_IMMEDIATE: True})
         for attempt in range(1, SCHEMA_ATTEMPTS + 1):
             try:
                 with immediate.begin() as connection:
-                    Base.metadata.create_all(connection)
-                    add_missing_columns_and_indexes(connection, Base.metadata)
-                return
+                    return upgrade_schema(connection)
             except OperationalError as exc:
                 if attempt == SCHEMA_ATTEMPTS or not is_unavailable(exc):
                     raise
-                log.info("schema creation found the store busy (try %d): %s", attempt, exc.orig)
+                log.info("schema upgrade found the store busy (try %d): %s", attempt, exc.orig)
                 time.sleep(SCHEMA_RETRY_PAUSE_S * attempt)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     @contextmanager
     def reader(self) -> Iterator[Session]:

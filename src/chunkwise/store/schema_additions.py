@@ -42,7 +42,9 @@ def _add_column(connection: Connection, table: str, column: Column[object]) -> N
     constant = getattr(default, "arg", None) if default is not None else None
     clause = ""
     if isinstance(constant, bool | int) and not callable(constant):
-        clause = f" DEFAULT {int(constant)}"
+        literal = ("TRUE" if constant else "FALSE") if isinstance(constant, bool) else constant
+        required = "" if column.nullable else " NOT NULL"
+        clause = f"{required} DEFAULT {literal}"
     elif not column.nullable:
         raise RuntimeError(f"cannot add required column {table}.{column.name} without a default")
     log.info("adding column %s.%s", table, column.name)

@@ -142,7 +142,7 @@ def run_worker(
     node = name or default_worker_name()
     store = Store(settings.resolved_database_url)
     store.guard_forks()  # its threads use the store while Celery forks pool children
-    store.create_schema()
+    store.upgrade_schema()
     app = build_worker_app(settings, store)
     lease = Lease(
         store,
