@@ -43,6 +43,14 @@ def test_metrics_match_the_jobs_run(api: Api) -> None:
     assert sample(text, "chunkwise_jobs", kind="prime_count", state="SUCCESS") == 1
     assert sample(text, "chunkwise_chunks_recorded", kind="sum_range") == 8
     assert sample(text, "chunkwise_chunks_recorded", kind="prime_count") == 2
+    assert sample(text, "chunkwise_chunk_seconds_count", kind="sum_range") == 8
+    assert sample(text, "chunkwise_chunk_seconds_count", kind="prime_count") == 2
+    buckets = [
+        sample(text, "chunkwise_chunk_seconds_bucket", kind="sum_range", le=bound)
+        for bound in ("0.001", "1.0", "+Inf")
+    ]
+    assert buckets == sorted(buckets) and buckets[-1] == 8
+    assert sample(text, "chunkwise_chunk_seconds_sum", kind="sum_range") >= 0
     assert sample(text, "chunkwise_workers") == 0
     assert sample(text, "chunkwise_queued_chunks") >= 0
     latency = (

@@ -4,8 +4,13 @@ Two sources, so that every API process of a deployment reports correctly:
 - what this process saw: requests by route (a latency histogram) and jobs it accepted, by
   kind; Prometheus adds the processes up;
 - what the store and the broker say at the scrape, the same from any process: jobs kept,
-  by kind and state; chunks recorded and served from the cache, by kind; live workers and
-  their processes; chunks waiting in the broker's queue.
+  by kind and state (submitted is their sum; ended, the terminal states); chunks recorded
+  and served from the cache, by kind; a histogram of chunk durations by kind; live
+  workers and their processes; chunks waiting in the broker's queue.
+
+The store-derived figures cover the jobs kept, so they fall when retention removes old
+jobs; Prometheus reads such a fall of a histogram as a counter reset, which is right for
+rates over any window shorter than the retention.
 """
 
 from __future__ import annotations
@@ -16,19 +21,22 @@ from collections.abc import Iterator
 
 from celery import Celery
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chunkwise.engine.celery_app import queued_chunks
 from chunkwise.store import Store
+from chunkwise.store.inspection import DurationHistogram, chunk_durations
 from chunkwise.store.models import Job
 from chunkwise.store.workers import live_capacity
 
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+CHUNK_BUCKETS_S = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
+"""Chunks take from a millisecond (a cached block) to minutes (a large π(x) segment)."""
 
 
 class ApiMetrics:
@@ -81,6 +89,7 @@ class StoreCollector(Collector):
         ).group_by(Job.kind, Job.state)
         with self.store.reader() as session:
             rows = session.execute(query).all()
+            durations = chunk_durations(session, bounds_s=CHUNK_BUCKETS_S)
             nodes, processes = live_capacity(session, ttl_s=self.ttl_s)
         totals: dict[str, tuple[int, int]] = {}
         for kind, state, count, done, from_cache in rows:
@@ -93,6 +102,7 @@ class StoreCollector(Collector):
         yield jobs
         yield recorded
         yield cached
+        yield chunk_duration_family(durations)
         yield GaugeMetricFamily("chunkwise_workers", "Live worker nodes.", value=nodes)
         yield GaugeMetricFamily(
             "chunkwise_worker_processes",
@@ -105,6 +115,23 @@ class StoreCollector(Collector):
             log.warning("queue depth unknown: %s", exc)
             return
         yield GaugeMetricFamily("chunkwise_queued_chunks", "Chunk messages waiting.", value=depth)
+
+
+def chunk_duration_family(durations: dict[str, DurationHistogram]) -> HistogramMetricFamily:
+    family = HistogramMetricFamily(
+        "chunkwise_chunk_seconds",
+        "Seconds from a chunk's start to its record, by kind, over the jobs kept.",
+        labels=["kind"],
+    )
+    for kind, histogram in sorted(durations.items()):
+        buckets = [
+            (str(bound), count)
+            for bound, count in zip(CHUNK_BUCKETS_S, histogram.at_most, strict=True)
+        ]
+        family.add_metric(
+            [kind], [*buckets, ("+Inf", histogram.count)], sum_value=histogram.total_s
+        )
+    return family
 
 
 class RequestTimingMiddleware:
