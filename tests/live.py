@@ -10,11 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from chunkwise.config import Settings
 from chunkwise.launcher import LocalSystem
 from chunkwise.store import Store
 from tests.waiting import wait_for
+
+AMQP_URL = os.environ.get("CHUNKWISE_TEST_AMQP_URL", "")
+BROKERS = [
+    "embedded",
+    pytest.param(
+        "amqp",
+        marks=pytest.mark.skipif(not AMQP_URL, reason="CHUNKWISE_TEST_AMQP_URL not set"),
+    ),
+]
+"""The brokers the integration and reliability suites run on: the embedded Redis always,
+RabbitMQ when CHUNKWISE_TEST_AMQP_URL names a server (`.ci/run` sets it when one answers)."""
 
 JOB_TIMEOUT_S = 60.0
 SHORT_LEASE_ENV = {"CHUNKWISE_WORKER_HEARTBEAT_S": "0.5", "CHUNKWISE_WORKER_TTL_S": "3"}
@@ -42,6 +54,11 @@ class LiveSystem(LocalSystem):
         self.http = httpx.Client()
         self.store = Store(settings.resolved_database_url)
 
+    @property
+    def on_amqp(self) -> bool:
+        """Whether this system's broker is RabbitMQ (shared with other tests' systems)."""
+        return self.settings.broker_url.startswith("amqp")
+
     def start(self) -> None:
         super().start()
         self.http.base_url = httpx.URL(self.api_url)
@@ -49,6 +66,8 @@ class LiveSystem(LocalSystem):
     def stop(self) -> None:
         try:
             super().stop()
+            if self.on_amqp:
+                delete_queue(self.settings)
         finally:
             self.http.close()
             self.store.dispose()
@@ -81,23 +100,31 @@ def live_system(
     workers: int = 2,
     extra_env: Mapping[str, str] | None = None,
     worker_env: Mapping[str, str] | None = None,
+    broker: str = "embedded",
 ) -> LiveSystem:
     """A system under `root` of `workers` nodes (worker1@test, …), to run in a with-block,
     which starts it and stops and reaps everything on leaving.
 
     `extra_env` is added to every process's environment; `worker_env` to the workers' only
-    (a store URL through a proxy).
+    (a store URL through a proxy). `broker` is "embedded" (a Redis server of its own) or
+    "amqp": the RabbitMQ at CHUNKWISE_TEST_AMQP_URL, with a chunk queue of its own,
+    deleted when the system stops.
     """
+    on_amqp = broker == "amqp"
+    queue = f"chunkwise-test-{uuid.uuid4().hex[:12]}" if on_amqp else "chunkwise"
     env = {
         **os.environ,
         "CHUNKWISE_DATA_DIR": str(root),
         "CHUNKWISE_DATABASE_URL": f"sqlite:///{root / 'chunkwise.db'}",
+        "CHUNKWISE_CHUNK_QUEUE": queue,
         **SHORT_LEASE_ENV,
         **(extra_env or {}),
     }
+    env.pop("CHUNKWISE_BROKER_URL", None)
     settings = Settings(
         data_dir=root,
-        broker_url="",  # always an embedded broker of its own
+        broker_url=AMQP_URL if on_amqp else "",  # else an embedded broker of its own
+        chunk_queue=queue,
         database_url=env["CHUNKWISE_DATABASE_URL"],
         api_port=0,
         worker_heartbeat_s=float(env["CHUNKWISE_WORKER_HEARTBEAT_S"]),
@@ -105,6 +132,18 @@ def live_system(
     )
     names = [f"worker{number}@test" for number in range(1, workers + 1)]
     return LiveSystem(settings, worker_names=names, env=env, worker_env=worker_env)
+
+
+def delete_queue(settings: Settings) -> None:
+    """Delete a test system's chunk queue from the shared RabbitMQ, messages and all."""
+    from chunkwise.engine.celery_app import create_celery
+
+    app = create_celery(settings)
+    try:
+        with app.connection_for_write() as connection:
+            connection.default_channel.queue_delete(settings.chunk_queue)
+    finally:
+        app.close()
 
 
 def drain(live: LiveSystem, *, timeout_s: float = 60.0) -> None:

@@ -54,12 +54,23 @@ class Settings(BaseSettings):
     broker_maxmemory: str = Field(
         default="256mb",
         pattern=r"(?i)^\d+([kmg]b?)?$",
-        description="Memory cap of the embedded broker; when full, publishing fails (503).",
+        description="Embedded broker only (`chunkwise up`): its memory cap; when full, "
+        "publishing fails (503).",
     )
     visibility_timeout_s: int = Field(
         default=3600,
         ge=1,
-        description="Redis transport: when an unacknowledged chunk is redelivered.",
+        description="When the broker delivers an unacknowledged chunk again. Redis: the "
+        "transport's visibility timeout. RabbitMQ: the chunk queue's consumer timeout "
+        "(x-consumer-timeout, RabbitMQ 3.12 and later; older servers take `consumer_timeout` "
+        "from rabbitmq.conf, 30 minutes by default, which must then be raised above the hard "
+        "time limit of a chunk).",
+    )
+    chunk_queue: str = Field(
+        default="chunkwise",
+        pattern=r"^[A-Za-z0-9_.-]{1,200}$",
+        description="The broker queue chunks travel on: deployments sharing one broker "
+        "each need their own.",
     )
 
     # The HTTP API.
@@ -155,7 +166,8 @@ class Settings(BaseSettings):
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where rate-limit counts live: memory:// (one API process), `broker` "
-        "(the Redis broker's server, shared by every API process), or a redis:// URL.",
+        "(Redis brokers only: the broker's server, shared by every API process), or a "
+        "redis:// URL (the way to share them with a RabbitMQ broker).",
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,

@@ -4,11 +4,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.live import LiveSystem, live_system
+from tests.live import BROKERS, LiveSystem, live_system
 
 
-@pytest.fixture(scope="session")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSystem]:
-    """One running system (two workers) shared by the integration tests."""
-    with live_system(tmp_path_factory.mktemp("live"), workers=2) as system:
+@pytest.fixture(scope="session", params=BROKERS)
+def live(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveSystem]:
+    """One running system (two workers) shared by the integration tests, on each broker."""
+    root = tmp_path_factory.mktemp("live")
+    with live_system(root, workers=2, broker=request.param) as system:
         yield system

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from chunkwise.config import Settings
-from tests.live import LiveSystem, live_system
+from tests.live import BROKERS, LiveSystem, live_system
 from tests.reliability.faulty import EXTRA_WORKLOADS
 
 DEFAULT_HEARTBEAT_S = Settings.model_fields["worker_heartbeat_s"].default
@@ -31,20 +31,32 @@ def log_dir(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture(params=BROKERS)
+def broker(request: pytest.FixtureRequest) -> str:
+    """The broker kind each reliability test runs on: embedded Redis, and RabbitMQ."""
+    kind: str = request.param
+    return kind
+
+
 @pytest.fixture
-def system(tmp_path: Path) -> Iterator[LiveSystem]:
+def system(tmp_path: Path, broker: str) -> Iterator[LiveSystem]:
     """A fresh system for each test (these tests kill its parts)."""
-    with live_system(tmp_path / "system", workers=2, extra_env=RELIABILITY_ENV) as live:
+    with live_system(
+        tmp_path / "system", workers=2, extra_env=RELIABILITY_ENV, broker=broker
+    ) as live:
         yield live
 
 
 @pytest.fixture
-def system_with(tmp_path: Path) -> SystemFactory:
+def system_with(tmp_path: Path, broker: str) -> SystemFactory:
     """A fresh system with extra settings: `with system_with(CHUNKWISE_X="1") as live:`."""
 
     def start(**settings: str) -> AbstractContextManager[LiveSystem]:
         return live_system(
-            tmp_path / "system", workers=2, extra_env={**RELIABILITY_ENV, **settings}
+            tmp_path / "system",
+            workers=2,
+            extra_env={**RELIABILITY_ENV, **settings},
+            broker=broker,
         )
 
     return start

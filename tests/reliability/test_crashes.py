@@ -89,6 +89,7 @@ def test_a_sigkilled_worker_loses_nothing(system: LiveSystem, log_dir: Path) -> 
     assert chunk.worker == survivor
 
 
+@pytest.mark.parametrize("broker", ["embedded"], indirect=True)  # stops the broker it runs
 def test_the_broker_stopped_and_restarted_mid_job(system: LiveSystem, log_dir: Path) -> None:
     # Given a job under way
     job_id = slow_job(system, log_dir, chunk_s=0.1)

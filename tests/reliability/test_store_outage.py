@@ -34,7 +34,7 @@ PI_1E8 = 5761455
 
 
 def test_a_store_outage_mid_job_loses_nothing_and_computes_nothing_twice(
-    tmp_path: Path, new_postgres_database: Callable[[], str], log_dir: Path
+    tmp_path: Path, new_postgres_database: Callable[[], str], log_dir: Path, broker: str
 ) -> None:
     fresh_database = new_postgres_database()
     direct = make_url(fresh_database)
@@ -43,7 +43,7 @@ def test_a_store_outage_mid_job_loses_nothing_and_computes_nothing_twice(
         env = {**RELIABILITY_ENV, "CHUNKWISE_DATABASE_URL": fresh_database}
         worker_env = {"CHUNKWISE_DATABASE_URL": proxied.render_as_string(hide_password=False)}
         with live_system(
-            tmp_path / "system", workers=2, extra_env=env, worker_env=worker_env
+            tmp_path / "system", workers=2, extra_env=env, worker_env=worker_env, broker=broker
         ) as live:
             # Given a job under way
             params = {"n": 10**8, "chunk_s": 0.4, "log_dir": str(log_dir)}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import uuid
 
 from celery import Celery
+from kombu.entity import Exchange, Queue
 from kombu.exceptions import ChannelError
 
 from chunkwise.config import Settings
@@ -19,7 +20,9 @@ from chunkwise.engine.redis_transport import REDIS_SCHEMES
 from chunkwise.engine.redis_transport import Transport as RedisTransport
 
 CHUNK_QUEUE = "chunkwise"
+"""The default chunk queue (CHUNKWISE_CHUNK_QUEUE); an app's own is `chunk_queue(app)`."""
 RUN_CHUNK_TASK = "chunkwise.run_chunk"
+AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 
 PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
@@ -38,6 +41,19 @@ PRIORITY_STEPS = [0, 3, 6, 9]
 PRIORITY_OF_LEVEL = {"high": 3, "medium": 6, "low": 9}
 ORDINARY_PRIORITY = PRIORITY_OF_LEVEL["medium"]
 
+AMQP_MAX_PRIORITY = 9
+"""RabbitMQ delivers the highest number first, the other way round from Redis: a chunk
+queue declared with x-max-priority 9 takes Redis's step p as priority 9 - p."""
+
+
+def broker_scheme(app: Celery) -> str:
+    return str(app.conf.broker_url).split(":", 1)[0]
+
+
+def chunk_queue(app: Celery) -> str:
+    """The queue this app's chunks travel on."""
+    return str(app.conf.task_default_queue)
+
 
 def chunk_task_id(job_id: uuid.UUID, index: int) -> str:
     """The task id of a chunk: the same on every delivery, so it can be revoked and leased."""
@@ -53,10 +69,14 @@ def parse_chunk_task_id(task_id: str) -> tuple[uuid.UUID, int] | None:
 
 
 def chunk_priority(app: Celery, *, urgent: bool, level: str = "medium") -> int | None:
-    """The message priority for a chunk, where the transport orders by it (Redis); other
-    brokers deliver in order, and `level` changes nothing there."""
-    if str(app.conf.broker_url).split(":", 1)[0] in ("redis", "rediss", "valkey", "valkeys"):
-        return URGENT_PRIORITY if urgent else PRIORITY_OF_LEVEL[level]
+    """The message priority for a chunk, where the transport orders by it (Redis and
+    RabbitMQ); other transports deliver in order, and `level` changes nothing there."""
+    step = URGENT_PRIORITY if urgent else PRIORITY_OF_LEVEL[level]
+    scheme = broker_scheme(app)
+    if scheme in REDIS_SCHEMES:
+        return step
+    if scheme in AMQP_SCHEMES:
+        return AMQP_MAX_PRIORITY - step
     return None
 
 
@@ -64,7 +84,9 @@ def queued_chunks(app: Celery) -> int:
     """Chunk messages waiting in the broker's queue (0 if the queue does not exist yet)."""
     with app.connection_for_read() as connection:
         try:
-            declared = connection.default_channel.queue_declare(queue=CHUNK_QUEUE, passive=True)
+            declared = connection.default_channel.queue_declare(
+                queue=chunk_queue(app), passive=True
+            )
         except ChannelError:
             return 0
         return int(declared.message_count)
@@ -84,7 +106,7 @@ def create_celery(settings: Settings) -> Celery:
         result_backend=None,
         task_serializer="json",
         accept_content=["json"],
-        task_default_queue=CHUNK_QUEUE,
+        task_default_queue=settings.chunk_queue,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=2.0,
@@ -98,6 +120,28 @@ def create_celery(settings: Settings) -> Celery:
         worker_disable_rate_limits=True,
         worker_hijack_root_logger=False,
     )
-    if str(settings.broker_url).split(":", 1)[0] in REDIS_SCHEMES:
+    scheme = broker_scheme(app)
+    if scheme in REDIS_SCHEMES:
         app.conf.broker_transport = RedisTransport
+    elif scheme in AMQP_SCHEMES:
+        app.conf.task_queues = [amqp_chunk_queue(settings)]
     return app
+
+
+def amqp_chunk_queue(settings: Settings) -> Queue:
+    """The chunk queue as RabbitMQ declares it: durable (its messages persist, as Celery
+    sends them), with priorities, and a consumer timeout of the visibility timeout, above
+    the hard time limit of a chunk. RabbitMQ's default is 30 minutes, no more than the
+    default chunk time limit: a long chunk would have its channel closed mid-way."""
+    name = settings.chunk_queue
+    exchange = Exchange(name, type="direct", durable=True)  # type: ignore[no-untyped-call]
+    return Queue(  # type: ignore[no-untyped-call]
+        name,
+        exchange,
+        routing_key=name,
+        durable=True,
+        queue_arguments={
+            "x-max-priority": AMQP_MAX_PRIORITY,
+            "x-consumer-timeout": settings.visibility_timeout_s * 1000,
+        },
+    )

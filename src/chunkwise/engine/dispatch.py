@@ -20,7 +20,13 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from pydantic import ValidationError
 
 from chunkwise.engine.admission import AdmissionBounds, admit
-from chunkwise.engine.celery_app import RUN_CHUNK_TASK, chunk_priority, chunk_task_id
+from chunkwise.engine.celery_app import (
+    AMQP_SCHEMES,
+    RUN_CHUNK_TASK,
+    broker_scheme,
+    chunk_priority,
+    chunk_task_id,
+)
 from chunkwise.errors import (
     BrokerUnavailableError,
     InvalidJobError,
@@ -180,7 +186,14 @@ def cancel_job(store: Store, app: Celery, *, job_id: uuid.UUID) -> Job:
 
 
 def revoke_unfinished(store: Store, app: Celery, *, job_id: uuid.UUID, terminate: bool) -> None:
-    """Tell every worker to drop the job's unrecorded chunks (and stop running ones if asked)."""
+    """Tell every worker to drop the job's unrecorded chunks (and stop running ones if asked).
+
+    Not on RabbitMQ: there a worker holding revoked late-acknowledged messages stalls for
+    seconds at a time (measured: 125 revoked chunks held up the next job for 14 s), while
+    a chunk of an ended job costs a worker one store read to skip.
+    """
+    if broker_scheme(app) in AMQP_SCHEMES and not terminate:
+        return
     with store.reader() as session:
         indices = jobs.unrecorded_indices(session, job_id=job_id)
     if indices:

@@ -25,7 +25,7 @@ from celery.signals import (
 from celery.worker import state as worker_state
 
 from chunkwise.config import Settings
-from chunkwise.engine.celery_app import CHUNK_QUEUE, create_celery
+from chunkwise.engine.celery_app import create_celery
 from chunkwise.engine.plugins import load_extra_workloads
 from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.tasks import register_tasks
@@ -181,7 +181,7 @@ def run_worker(
             f"--hostname={node}",
             f"--concurrency={concurrency}",
             "--pool=prefork",
-            f"--queues={CHUNK_QUEUE}",
+            f"--queues={settings.chunk_queue}",
             f"--loglevel={loglevel}",
             "--without-gossip",
             "--without-mingle",
