@@ -17,6 +17,7 @@ from chunkwise.config import Settings
 from chunkwise.engine import ChunkRunner, cancel_job, submit_job, validate_job
 from chunkwise.engine import dispatch as dispatch_module
 from chunkwise.engine.celery_app import (
+    AMQP_MAX_PRIORITY,
     ORDINARY_PRIORITY,
     RUN_CHUNK_TASK,
     URGENT_PRIORITY,
@@ -234,3 +235,26 @@ def test_a_jobs_priority_orders_its_chunks_but_never_ahead_of_taken_back_ones() 
     assert len(numbers) == 4 and numbers == sorted(set(numbers))  # Redis pops the lowest first
     memory = Celery(broker="memory://", set_as_current=False)
     assert chunk_priority(memory, urgent=False, level="high") is None
+
+
+def test_rabbitmq_orders_the_same_chunks_the_same_way_with_its_numbers_reversed() -> None:
+    app = Celery(broker="amqp://guest:guest@127.0.0.1:1//", set_as_current=False)
+    order = [chunk_priority(app, urgent=True, level="high")]
+    order += [chunk_priority(app, urgent=False, level=level) for level in ("high", "medium", "low")]
+    numbers = [priority for priority in order if priority is not None]
+    assert len(numbers) == 4 and numbers == sorted(set(numbers), reverse=True)
+    assert max(numbers) <= AMQP_MAX_PRIORITY and min(numbers) >= 0
+
+
+def test_the_rabbitmq_chunk_queue_is_durable_with_priorities_and_a_long_consumer_timeout() -> None:
+    settings = Settings(broker_url="amqp://guest:guest@127.0.0.1:1//", chunk_queue="deployment-a")
+    app = create_celery(settings)
+    [queue] = app.conf.task_queues
+    assert (queue.name, queue.durable, app.conf.task_default_queue) == (
+        "deployment-a",
+        True,
+        "deployment-a",
+    )
+    assert queue.queue_arguments["x-max-priority"] == AMQP_MAX_PRIORITY
+    timeout_s = queue.queue_arguments["x-consumer-timeout"] / 1000
+    assert timeout_s == settings.visibility_timeout_s > settings.resolved_chunk_hard_time_limit_s
