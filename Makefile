@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/chunkwise up
 
-test: $(VENV)/.installed-dev browser compose lint typecheck
+test: $(VENV)/.installed-dev browser compose nginx lint typecheck
 	$(BIN)/pytest
 
 unit: $(VENV)/.installed-dev
@@ -47,6 +47,16 @@ compose:
 		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y docker-compose \
 		|| echo "docker-compose could not be installed: the compose test will skip"; \
 	else echo "no compose tool and no apt: the compose test will skip"; fi
+
+# `make nginx` installs Debian's nginx, which the cluster test (tests/cluster) puts in front
+# of two API processes with deploy/nginx.conf, when it is missing and apt can install it.
+.PHONY: nginx
+nginx:
+	@if command -v nginx >/dev/null || [ -x /usr/sbin/nginx ]; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y nginx \
+		|| echo "nginx could not be installed: the cluster test will skip"; \
+	else echo "no nginx and no apt: the cluster test will skip"; fi
 
 # `make screenshots` refreshes the dashboard pictures the README shows, from a browser run.
 .PHONY: screenshots

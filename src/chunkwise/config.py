@@ -191,6 +191,12 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = Field(
         default=86_400, ge=60, description="How long an Idempotency-Key is remembered."
     )
+    idempotency_claim_timeout_s: int = Field(
+        default=30,
+        ge=1,
+        description="How long a request with an Idempotency-Key may go unanswered before "
+        "a retry with the key takes it over (the API process handling it died).",
+    )
 
     max_queued_chunks: int = Field(
         default=50_000,

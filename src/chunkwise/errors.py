@@ -58,6 +58,10 @@ class EmailTakenError(ChunkwiseError):
 class IdempotencyConflictError(ChunkwiseError):
     """Raised when a request reuses an Idempotency-Key still in use by another (409)."""
 
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
 
 class IdempotencyMismatchError(ChunkwiseError):
     """Raised when an Idempotency-Key comes back with another request body (422)."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
+from sqlalchemy import update
 
 from chunkwise.store import jobs
+from chunkwise.store.models import IdempotencyRecord
 from tests.api.in_process import Api, ServeInProcess
 
 PASSWORD = "correct horse battery staple"
@@ -100,3 +104,32 @@ def test_keys_are_scoped_per_user(serve: ServeInProcess) -> None:
         first = api.http.post("/api/jobs", json=SMALL, headers={**ada, **key}).json()
         second = api.http.post("/api/jobs", json=SMALL, headers={**bob, **key}).json()
         assert first["job_id"] != second["job_id"]
+
+
+def leave_unanswered(api: Api, *, key: str, age_s: float) -> None:
+    """Make the key's record look like a claim whose API process died handling it."""
+    with api.store.writer() as session:
+        session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.key == key)
+            .values(
+                status_code=None, body=None, created_at=datetime.now(UTC) - timedelta(seconds=age_s)
+            )
+        )
+
+
+def test_a_claim_left_unanswered_is_a_409_with_retry_after_then_taken_over(
+    serve: ServeInProcess,
+) -> None:
+    with serve(idempotency_claim_timeout_s=30) as api:
+        key = {"Idempotency-Key": "order-44"}
+        assert api.http.post("/api/jobs", json=SMALL, headers=key).status_code == 202
+        leave_unanswered(api, key="order-44", age_s=1)
+        busy = api.http.post("/api/jobs", json=SMALL, headers=key)
+        assert busy.status_code == 409 and int(busy.headers["retry-after"]) > 0
+        leave_unanswered(api, key="order-44", age_s=31)
+        taken_over = api.http.post("/api/jobs", json=SMALL, headers=key)
+        assert taken_over.status_code == 202
+        replay = api.http.post("/api/jobs", json=SMALL, headers=key)
+        assert replay.json() == taken_over.json()
+        assert replay.headers["idempotent-replayed"] == "true"

@@ -21,7 +21,7 @@ from sqlalchemy import update
 from chunkwise.engine import ChunkRunner, cancel_job
 from chunkwise.engine.celery_app import chunk_task_id
 from chunkwise.engine.dispatch import publish_chunks
-from chunkwise.store import Job, Store, Worker, jobs
+from chunkwise.store import Job, Store, Worker, jobs, recording
 from chunkwise.store import workers as worker_rows
 from chunkwise.store.models import utcnow
 from chunkwise.worker import reaper as reaper_module
@@ -103,6 +103,19 @@ def test_a_silent_workers_owed_chunks_go_out_again_and_its_row_is_claimed(
     assert worker_rows_kept(store) == ["alive"]
     assert reaper.reap() == 0  # claimed once: nothing is published twice
     assert published(memory_celery) == []
+
+
+def test_a_chunk_a_dead_worker_started_before_its_lease_named_it_goes_out_again(
+    store: Store, memory_celery: Celery, reaper: Reaper
+) -> None:
+    job_id = sum_job(store, 3)
+    with store.write_connection() as connection:  # "dead" received chunk 1, started it...
+        recording.start_chunk(connection, job_id=job_id, index=1, max_attempts=5, worker="dead")
+    report_in(store, "dead", [], silent=True)  # ...and died before its lease named it
+
+    assert reaper.reap() == 1
+
+    assert published(memory_celery) == [(job_id, 1)]
 
 
 def test_with_no_silent_worker_nothing_goes_out(

@@ -52,6 +52,7 @@ from chunkwise.errors import (
     AdmissionRefusedError,
     AuthenticationError,
     ChunkwiseError,
+    IdempotencyConflictError,
     InvalidJobError,
 )
 from chunkwise.store import Store
@@ -182,7 +183,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         field = exc.field if isinstance(exc, InvalidJobError) else None
         headers = (
             {"Retry-After": str(exc.retry_after_s)}
-            if isinstance(exc, AdmissionRefusedError)
+            if isinstance(exc, AdmissionRefusedError | IdempotencyConflictError)
             else {"WWW-Authenticate": "Bearer"}
             if isinstance(exc, AuthenticationError)
             else None

@@ -118,7 +118,7 @@ class ChunkRunner:
                 return ChunkOutcome.FAILED_JOB
 
     def _run(self, job_id: uuid.UUID, index: int, worker: str) -> ChunkOutcome:
-        start = self.with_store(lambda: self._start(job_id, index))
+        start = self.with_store(lambda: self._start(job_id, index, worker))
         if start is None or start.job.state.is_terminal or start.recorded:
             log.info("skipping chunk %s of job %s: nothing left to do", index, job_id)
             return ChunkOutcome.SKIPPED
@@ -134,10 +134,14 @@ class ChunkRunner:
             _check_storable(computed.partial)
         return self.with_store(lambda: self.record(start.job, workload, index, computed, worker))
 
-    def _start(self, job_id: uuid.UUID, index: int) -> ChunkStart | None:
+    def _start(self, job_id: uuid.UUID, index: int, worker: str) -> ChunkStart | None:
         with self.store.write_connection() as connection:
             return recording.start_chunk(
-                connection, job_id=job_id, index=index, max_attempts=self.max_attempts
+                connection,
+                job_id=job_id,
+                index=index,
+                max_attempts=self.max_attempts,
+                worker=worker,
             )
 
     def _compute(

@@ -7,7 +7,7 @@ being handled, is told so. A claim is one INSERT, so two racing requests cannot 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
@@ -36,11 +36,19 @@ class ClaimResult:
 
 
 def claim_key(
-    session: Session, *, scope: str, key: str, request_hash: str, expired_before: datetime
+    session: Session,
+    *,
+    scope: str,
+    key: str,
+    request_hash: str,
+    expired_before: datetime,
+    abandoned_before: datetime,
 ) -> ClaimResult:
     """Claim `key` in `scope` for a request whose body hashes to `request_hash`.
 
-    A record older than `expired_before` is forgotten first. Commit right after, so a
+    A record older than `expired_before` is forgotten first. A claim still unanswered
+    since before `abandoned_before` was left by an API process that died handling it, and
+    is taken over (one UPDATE, so of two retries only one wins). Commit right after, so a
     racing request sees the claim.
     """
     session.execute(
@@ -64,7 +72,17 @@ def claim_key(
     if record.request_hash != request_hash:
         return ClaimResult(Claim.MISMATCH)
     if record.status_code is None:
-        return ClaimResult(Claim.IN_PROGRESS)
+        taken_over = session.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.status_code.is_(None),
+                IdempotencyRecord.created_at < abandoned_before,
+            )
+            .values(created_at=datetime.now(UTC))
+        )
+        return ClaimResult(Claim.NEW if rows_changed(taken_over) == 1 else Claim.IN_PROGRESS)
     return ClaimResult(Claim.REPLAY, record.status_code, record.body)
 
 

@@ -29,7 +29,7 @@ class ChunkRow:
     index: int
     recorded: bool
     worker: str | None
-    """Who recorded it (None until it is recorded)."""
+    """Who recorded it; until then, who started it last (None: nobody yet)."""
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None

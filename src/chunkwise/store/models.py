@@ -141,6 +141,8 @@ class Chunk(Base):
     spec: Mapped[dict[str, Any]]
     partial: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
     worker: Mapped[str | None] = mapped_column(String(255), default=None)
+    """Who recorded it; until then, the worker that started it last (the reaper takes back
+    a dead worker's chunks by it)."""
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     """When a worker last started computing the chunk (each delivery sets it again)."""
     finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)

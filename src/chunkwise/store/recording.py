@@ -60,7 +60,7 @@ _START_COLUMNS = (
 _COUNT_START = (
     update(Chunk)
     .where(*_UNRECORDED_CHUNK, Chunk.attempts < bindparam("b_max"))
-    .values(attempts=Chunk.attempts + 1, started_at=db_now())
+    .values(attempts=Chunk.attempts + 1, started_at=db_now(), worker=bindparam("b_worker"))
     .returning(*_START_COLUMNS)
 )
 _READ_UNCOUNTED = select(*_START_COLUMNS, Chunk.partial.is_not(None)).where(
@@ -139,15 +139,23 @@ class ChunkStart:
 
 
 def start_chunk(
-    session: Session | Connection, *, job_id: uuid.UUID, index: int, max_attempts: int
+    session: Session | Connection,
+    *,
+    job_id: uuid.UUID,
+    index: int,
+    max_attempts: int,
+    worker: str | None = None,
 ) -> ChunkStart | None:
-    """Count a start of chunk `index` and read it with its job (None: no such chunk).
+    """Count a start of chunk `index` by `worker` and read it with its job (None: no such
+    chunk).
 
     The start is counted only while the chunk is unrecorded and under `max_attempts`. One
-    statement; a second, a read, only for a start that is not counted.
+    statement; a second, a read, only for a start that is not counted. The chunk then
+    names the worker computing it, so if that worker dies the chunk is taken back even
+    when its lease did not name it yet (it died within a beat of receiving it).
     """
     connection = connection_of(session)
-    values = {"b_job": job_id, "b_index": index, "b_max": max_attempts}
+    values = {"b_job": job_id, "b_index": index, "b_max": max_attempts, "b_worker": worker}
     counted = _COUNTING_START.execute(connection, values).rows
     if counted:  # counted, so unrecorded
         row = counted[0]

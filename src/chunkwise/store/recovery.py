@@ -52,6 +52,20 @@ def unrecorded_chunks(
     ]
 
 
+def started_by(session: Session, *, workers: Sequence[str]) -> list[PendingChunk]:
+    """Unrecorded chunks of running jobs that one of `workers` started last."""
+    if not workers:
+        return []
+    query = (
+        select(Chunk.job_id, Chunk.index, Chunk.attempts)
+        .join(Job, Job.id == Chunk.job_id)
+        .where(Chunk.finished_at.is_(None), Chunk.worker.in_(workers), JOB_RUNNING)
+    )
+    return [
+        PendingChunk(job_id, index, attempts) for job_id, index, attempts in session.execute(query)
+    ]
+
+
 def stalled_chunks(session: Session, *, quiet_s: float) -> list[PendingChunk]:
     """Unrecorded chunks of running jobs that have recorded nothing for `quiet_s` seconds."""
     since = db_now(-quiet_s)

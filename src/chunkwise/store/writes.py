@@ -37,9 +37,14 @@ def insert_ignoring_conflicts(table: type[Base], dialect: str) -> Insert:
 
     Built once per table and dialect: compiling a statement costs more than running it,
     and the cache inserts thousands of rows a chunk by executemany of this one statement.
+    Its rowcount says how many rows went in (0: the key existed), which SQLAlchemy keeps
+    for an INSERT only when asked (`preserve_rowcount`): without it PostgreSQL's is -1.
     """
+    insert: Insert
     if dialect == "postgresql":
-        return postgresql_insert(table).on_conflict_do_nothing()
-    if dialect == "sqlite":
-        return sqlite_insert(table).on_conflict_do_nothing()
-    raise ValueError(f"the job store runs on SQLite or PostgreSQL, not {dialect}")
+        insert = postgresql_insert(table).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        insert = sqlite_insert(table).on_conflict_do_nothing()
+    else:
+        raise ValueError(f"the job store runs on SQLite or PostgreSQL, not {dialect}")
+    return insert.execution_options(preserve_rowcount=True)

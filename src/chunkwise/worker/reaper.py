@@ -82,6 +82,9 @@ class Reaper:
                 return 0
             keys = chunk_keys(task_id for worker in dead for task_id in worker.holding)
             unrecorded = recovery.unrecorded_chunks(session, keys=keys)
+            named = {(chunk.job_id, chunk.index) for chunk in unrecorded}
+            started = recovery.started_by(session, workers=[worker.name for worker in dead])
+            unrecorded += [c for c in started if (c.job_id, c.index) not in named]
             pending, failed = self._spare_spent(session, unrecorded)
             send_chunks(self.app, pending, urgent=True)
         self._revoke(failed)

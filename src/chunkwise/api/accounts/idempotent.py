@@ -29,6 +29,8 @@ from chunkwise.store import idempotency as records
 from chunkwise.store.models import utcnow
 
 MAX_KEY_LENGTH = 255
+IN_PROGRESS_RETRY_AFTER_S = 5
+"""The Retry-After of a 409 for a key in use: long enough for a submission to finish."""
 
 
 def request_hash(body: Any, query: str) -> str:
@@ -44,6 +46,7 @@ def run_idempotent(
     key: str | None,
     fingerprint: str,
     ttl_s: int,
+    claim_timeout_s: int,
     handle: Callable[[], JSONResponse],
 ) -> JSONResponse:
     """`handle()`'s answer, or with a key already answered, that answer again."""
@@ -60,6 +63,7 @@ def run_idempotent(
             key=key,
             request_hash=fingerprint,
             expired_before=utcnow() - timedelta(seconds=ttl_s),
+            abandoned_before=utcnow() - timedelta(seconds=claim_timeout_s),
         )
     if claim.claim is records.Claim.MISMATCH:
         raise IdempotencyMismatchError(
@@ -67,7 +71,8 @@ def run_idempotent(
         )
     if claim.claim is records.Claim.IN_PROGRESS:
         raise IdempotencyConflictError(
-            "a request with this Idempotency-Key is still being handled; retry shortly"
+            "a request with this Idempotency-Key is still being handled; retry shortly",
+            retry_after_s=min(claim_timeout_s, IN_PROGRESS_RETRY_AFTER_S),
         )
     if claim.claim is records.Claim.REPLAY:
         assert claim.status_code is not None and claim.body is not None
@@ -102,6 +107,7 @@ def answer_once(
         key=key,
         fingerprint=request_hash(body, f"{request.url.path}?{request.query_params}"),
         ttl_s=state.settings.idempotency_ttl_s,
+        claim_timeout_s=state.settings.idempotency_claim_timeout_s,
         handle=handle,
     )
 
