@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/chunkwise up
 
-test: $(VENV)/.installed-dev browser compose nginx lint typecheck
+test: $(VENV)/.installed-dev browser compose nginx primecount lint typecheck
 	$(BIN)/pytest
 
 unit: $(VENV)/.installed-dev
@@ -57,6 +57,16 @@ nginx:
 		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y nginx \
 		|| echo "nginx could not be installed: the cluster test will skip"; \
 	else echo "no nginx and no apt: the cluster test will skip"; fi
+
+# `make primecount` installs Debian's primecount, the oracle the combinatorial prime-count
+# tests check against (tests/workloads/test_prime_counting_oracle.py).
+.PHONY: primecount
+primecount:
+	@if command -v primecount >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y primecount \
+		|| echo "primecount could not be installed: the oracle tests will skip"; \
+	else echo "no primecount and no apt: the oracle tests will skip"; fi
 
 # `make screenshots` refreshes the dashboard pictures the README shows, from a browser run.
 .PHONY: screenshots

@@ -130,7 +130,10 @@ def live_system(
         worker_heartbeat_s=float(env["CHUNKWISE_WORKER_HEARTBEAT_S"]),
         worker_ttl_s=float(env["CHUNKWISE_WORKER_TTL_S"]),
     )
-    names = [f"worker{number}@test" for number in range(1, workers + 1)]
+    # On the shared RabbitMQ, a node's control queue is named after it and exclusive to
+    # one connection: another system's live worker1@test would lock this one out.
+    host = f"test-{queue.rsplit('-', 1)[-1]}" if on_amqp else "test"
+    names = [f"worker{number}@{host}" for number in range(1, workers + 1)]
     return LiveSystem(settings, worker_names=names, env=env, worker_env=worker_env)
 
 

@@ -141,13 +141,16 @@ def submit(
     ] = None,
     chunks: Annotated[int, typer.Option(help="How many chunks.", min=1)] = 8,
     watch: Annotated[bool, typer.Option(help="Show live progress until the job ends.")] = False,
+    cache: Annotated[
+        bool, typer.Option(help="Take pieces computed before from the chunk cache.")
+    ] = True,
 ) -> None:
     """Submit a job through the HTTP API; with --watch, follow it to its result."""
     params = _parse_params(param or [])
     if n is not None:
         params["n"] = n
     with _client() as client:
-        accepted = _or_exit(lambda: client.submit(kind, params, chunks))
+        accepted = _or_exit(lambda: client.submit(kind, params, chunks, cache=cache))
         job_id = accepted["job_id"]
         console.print(f"job [bold]{job_id}[/] accepted ({accepted['status']})")
         if watch:

@@ -31,9 +31,14 @@ class ApiClient:
     def __exit__(self, *_: object) -> None:
         self._http.close()
 
-    def submit(self, kind: str, params: dict[str, Any], chunks: int) -> dict[str, Any]:
+    def submit(
+        self, kind: str, params: dict[str, Any], chunks: int, *, cache: bool = True
+    ) -> dict[str, Any]:
         return self._call(
-            "POST", "/api/jobs", json={"kind": kind, "params": params, "chunks": chunks}
+            "POST",
+            "/api/jobs",
+            json={"kind": kind, "params": params, "chunks": chunks},
+            params=None if cache else {"cache": "false"},
         )
 
     def login(self, email: str, password: str) -> dict[str, Any]:

@@ -172,7 +172,18 @@ def test_ctrl_c_while_watching_asks_whether_to_cancel(live: LiveSystem, answer: 
         "CHUNKWISE_API_URL": live.settings.resolved_api_url,
         "PYTHONUNBUFFERED": "1",
     }
-    argv = chunkwise_argv("submit", "prime_count", "--n", str(10**10), "--chunks", "128", "--watch")
+    argv = chunkwise_argv(
+        "submit",
+        "prime_count",
+        "--n",
+        str(10**10),
+        "-p",
+        'method="sieve"',
+        "--chunks",
+        "128",
+        "--no-cache",
+        "--watch",
+    )
     watcher = subprocess.Popen(
         argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )

@@ -67,7 +67,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_the_built_in_kinds_declare_their_limits_with_a_meaning() -> None:
     limits = declared_limits()
     assert {name: limit.default for name, limit in limits.items()} == {
-        "prime_count_max_n": 10**13,
+        "prime_count_max_n": 10**17,
+        "prime_count_sieve_max_n": 10**13,
         "prime_list_max_end": 10**8,
         "monte_carlo_max_paths": 10**8,
     }

@@ -148,7 +148,7 @@ def test_warm_up_runs() -> None:
     ("raw", "limits", "field"),
     [
         ({"n": 9_999}, {}, "n"),
-        ({"n": 10**13 + 1}, {}, "n"),
+        ({"n": 10**17 + 1}, {}, "n"),
         ({"n": 10**9 + 1}, {"prime_count_max_n": 10**9}, "n"),
         ({"n": "many"}, {}, "n"),
         ({"n": 10**6, "extra": 1}, {}, "extra"),
@@ -160,6 +160,15 @@ def test_bad_params_name_the_field(
     with pytest.raises(ValidationError) as caught:
         WORKLOAD.parse_params(raw, limits)
     assert caught.value.errors()[0]["loc"] == (field,)
+
+
+def test_the_sieve_is_held_to_its_own_bound_and_auto_is_not() -> None:
+    with pytest.raises(ValidationError, match="method sieve counts up to n = 10000000000000"):
+        WORKLOAD.parse_params({"n": 10**13 + 1, "method": "sieve"}, {})
+    params = WORKLOAD.parse_params({"n": 10**13 + 1}, {})
+    assert WORKLOAD.complete_params(params).method == "combinatorial"
+    small = WORKLOAD.complete_params(WORKLOAD.parse_params({"n": 10**6}, {}))
+    assert small.method == "sieve"
 
 
 def test_limit_message_states_the_limit() -> None:
