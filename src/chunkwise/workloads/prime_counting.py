@@ -69,12 +69,16 @@ class Plan:
         return cls(x, y, x // y)
 
 
+ALPHA_SCALE = 0.0084
+"""α = ALPHA_SCALE·ln(x)²: 10 at x = 10^15, where 10 was fastest of 5, 10, 20, 40 here."""
+
+
 def tuned_y(x: int) -> int:
     """y = α·x^(1/3), with α growing like log(x)^2 as Deléglise and Rivat advise, held
     inside [x^(1/3), x^(1/2)]; the constant was measured here (bench/kernels.py)."""
     cube = icbrt(x)
     log = math.log(max(x, 16))
-    alpha = max(1.0, 0.00093 * log * log * log)
+    alpha = max(1.0, ALPHA_SCALE * log * log)
     y = int(cube * alpha)
     return max(cube, min(y, math.isqrt(x)))
 
@@ -196,6 +200,97 @@ def _cross_off(sieve: Any, counters: Any, low: int, size: int, p: int, count: bo
 
 
 @njit
+def _strike(sieve: Any, low: int, size: int, p: int) -> None:
+    """Cross off the odd multiples of an odd p, uncounted: the fastest loop, for primes
+    no leaf of this segment needs counted."""
+    start = ((low + p - 1) // p) * p
+    if start % 2 == 0:
+        start += p
+    for j in range(start - low, size, 2 * p):
+        sieve[j] = 0
+
+
+@njit
+def _coprime_pattern(primes: Any, c: int) -> Any:
+    """Two periods of "free of the first c primes" (1 or 0), from 0: a segment is filled
+    by copying from it instead of crossing those primes off."""
+    product = 1
+    for b in range(1, c + 1):
+        product *= primes[b]
+    pattern = np.ones(2 * product, np.uint8)
+    for b in range(1, c + 1):
+        for j in range(0, 2 * product, primes[b]):
+            pattern[j] = 0
+    return pattern
+
+
+@njit
+def _fill(sieve: Any, pattern: Any, low: int, size: int) -> None:
+    """sieve[j] = pattern at low + j, period by period."""
+    period = len(pattern) // 2
+    offset = low % period
+    j = 0
+    while j < size:
+        length = min(period, size - j)
+        sieve[j : j + length] = pattern[offset : offset + length]
+        j += length
+
+
+@njit
+def _leaf_ms(
+    p: int, b: int, m_low: int, m_high: int, y: int, lpf: Any, mu: Any, primes: Any, pi: Any
+) -> tuple[Any, Any]:
+    """The m of p's special leaves in (m_low, m_high], descending, with their μ(m): square-
+    free, every prime factor above p. When p^3 > y an m has at most two prime factors, so
+    they are listed from the primes (μ = -1) and products of two (μ = +1) without
+    scanning the range."""
+    if m_high <= m_low:
+        return np.empty(0, np.int64), np.empty(0, np.int8)
+    if p * p * p <= y:
+        count = 0
+        for m in range(m_high, m_low, -1):
+            if mu[m] != 0 and lpf[m] > p:
+                count += 1
+        ms = np.empty(count, np.int64)
+        mus = np.empty(count, np.int8)
+        k = 0
+        for m in range(m_high, m_low, -1):
+            if mu[m] != 0 and lpf[m] > p:
+                ms[k] = m
+                mus[k] = mu[m]
+                k += 1
+        return ms, mus
+    first = max(int(pi[m_low]), b) + 1
+    last = int(pi[m_high])
+    count = max(0, last - first + 1)
+    j = b + 1
+    while j < len(primes) and primes[j] * primes[j] < m_high:
+        q = primes[j]
+        r_first = max(j, int(pi[m_low // q])) + 1
+        r_last = int(pi[m_high // q])
+        if r_last >= r_first:
+            count += r_last - r_first + 1
+        j += 1
+    ms = np.empty(count, np.int64)
+    k = 0
+    for i in range(first, last + 1):
+        ms[k] = primes[i]
+        k += 1
+    j = b + 1
+    while j < len(primes) and primes[j] * primes[j] < m_high:
+        q = primes[j]
+        for i in range(max(j, int(pi[m_low // q])) + 1, int(pi[m_high // q]) + 1):
+            ms[k] = q * primes[i]
+            k += 1
+        j += 1
+    ms = -np.sort(-ms)
+    mus = np.empty(count, np.int8)
+    for i in range(count):
+        mus[i] = mu[ms[i]]
+    return ms, mus
+
+
+@njit
 def _leaf_bounds(x: int, y: int, p: int, low: int, high: int) -> tuple[int, int]:
     """The m of p's special leaves whose argument x/(p·m) is in [low, high): (m_low, m_high]."""
     return max(x // (p * high), y // p), min(x // (p * low), y)
@@ -223,6 +318,7 @@ def _range_sums(
     sieve = np.empty(SEGMENT, np.uint8)
     counters = np.zeros((SEGMENT >> BLOCK_BITS) + 1, np.int64)
     prefix = np.empty(SEGMENT, np.int32)
+    pattern = _coprime_pattern(primes, c)
     s2 = 0
     pi_weighted = 0
     p2 = 0
@@ -232,12 +328,18 @@ def _range_sums(
     while low <= hi:
         high = min(low + SEGMENT, hi + 1)
         size = high - low
-        sieve[:size] = 1
         leaf_b = min(a - 1, int(pi[min(y, _isqrt(x // low))]))
         prime_b = int(pi[min(y, _isqrt(high - 1))])
-        alive = size
-        for b in range(1, min(c, prime_b) + 1):
-            alive -= _cross_off(sieve, counters, low, size, primes[b], False)
+        if prime_b >= c:  # the first c primes come crossed off from the pattern
+            _fill(sieve, pattern, low, size)
+            alive = 0
+            for j in range(size):
+                alive += sieve[j]
+        else:
+            sieve[:size] = 1
+            alive = size
+            for b in range(1, prime_b + 1):
+                alive -= _cross_off(sieve, counters, low, size, primes[b], False)
         blocks = (size + BLOCK - 1) >> BLOCK_BITS
         for k in range(blocks):
             total = 0
@@ -245,20 +347,24 @@ def _range_sums(
                 total += sieve[j]
             counters[k] = total
         # Leaves of b <= prime_b, while the sieve holds the first b - 1 primes.
+        counted_b = min(prime_b, leaf_b)
         for b in range(c + 1, prime_b + 1):
             p = primes[b]
+            if b > counted_b:  # no leaf of this segment needs these counted
+                _strike(sieve, low, size, p)
+                continue
             if b <= leaf_b:
                 m_low, m_high = _leaf_bounds(x, y, p, low, high)
+                ms, mus = _leaf_ms(p, b, m_low, m_high, y, lpf, mu, primes, pi)
                 position = 0
                 counted = 0
-                for m in range(m_high, m_low, -1):
-                    if mu[m] == 0 or lpf[m] <= p:
-                        continue
+                for i in range(len(ms)):
+                    m, sign = ms[i], mus[i]
                     t = x // (p * m)
                     if t < p:
-                        s2 -= mu[m]
+                        s2 -= sign
                     elif t < p * p and t <= y:
-                        s2 -= mu[m] * (pi[t] - b + 2)
+                        s2 -= sign * (pi[t] - b + 2)
                     else:
                         target = t - low
                         while position <= target:
@@ -268,8 +374,8 @@ def _range_sums(
                             else:
                                 counted += sieve[position]
                                 position += 1
-                        s2 -= mu[m] * (phi_local[b] + counted)
-                        m_sums[b] += mu[m]
+                        s2 -= sign * (phi_local[b] + counted)
+                        m_sums[b] += sign
             c_counts[b] += alive
             phi_local[b] += alive
             alive -= _cross_off(sieve, counters, low, size, p, True)
@@ -278,6 +384,7 @@ def _range_sums(
         for j in range(size):
             running += sieve[j]
             prefix[j] = running
+        alive = running
         ones = 1 if low == 1 else 0
         top = min(high - 1, int(primes[prime_b])) if prime_b > 0 else 0
         crossed_here = int(pi[top]) - int(pi[low - 1]) if low - 1 <= y and top >= low else 0
@@ -301,17 +408,17 @@ def _range_sums(
                         s2 += pi_local + prefix[t - low] - ones + crossed_here - b + 2
                         pi_weighted -= 1
                 continue
-            for m in range(m_high, m_low, -1):
-                if mu[m] == 0 or lpf[m] <= p:
-                    continue
+            ms, mus = _leaf_ms(p, b, m_low, m_high, y, lpf, mu, primes, pi)
+            for i in range(len(ms)):
+                m, sign = ms[i], mus[i]
                 t = x // (p * m)
                 if t < p:
-                    s2 -= mu[m]
+                    s2 -= sign
                 elif t <= y:
-                    s2 -= mu[m] * (pi[t] - b + 2)
+                    s2 -= sign * (pi[t] - b + 2)
                 else:
-                    s2 -= mu[m] * (pi_local + prefix[t - low] - ones + crossed_here - b + 2)
-                    pi_weighted += mu[m]
+                    s2 -= sign * (pi_local + prefix[t - low] - ones + crossed_here - b + 2)
+                    pi_weighted += sign
         # C[b] past prime_b: the survivors less the primes p_(prime_b+1)..p_(b-1) here
         # (later segments of this range may still have sieve-counted leaves of b).
         if leaf_b > prime_b:
