@@ -41,11 +41,12 @@ def primecount(x: int, threads: int) -> tuple[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--min-exponent", type=int, default=10)
     parser.add_argument("--max-exponent", type=int, default=16)
     parser.add_argument("--chunks", type=int, default=32)
     parser.add_argument("--plot", type=Path, default=None)
     args = parser.parse_args()
-    exponents = list(range(10, args.max_exponent + 1))
+    exponents = list(range(args.min_exponent, args.max_exponent + 1))
     times: dict[str, dict[int, float]] = {}
     for workers in (1, 2):
         with running_system(workers=workers) as up:

@@ -96,6 +96,7 @@ class Cluster:
     """Nginx, in front of both API processes."""
     database_url: str
     env: dict[str, str]
+    api_urls: list[str]
 
 
 @pytest.fixture
@@ -145,7 +146,8 @@ def cluster(new_postgres_database: Callable[[], str], tmp_path: Path) -> Iterato
             what="both workers, seen through Nginx",
         )
         try:
-            yield Cluster(group, url, database_url, env)
+            api_urls = [f"http://127.0.0.1:{api}" for api in api_ports]
+            yield Cluster(group, url, database_url, env, api_urls)
         finally:
             group.stop_all()
             if AMQP_URL:
@@ -218,6 +220,22 @@ def worker_holding(store: Store, name: str) -> list[str]:
     return list(holding or [])
 
 
+def scrape(url: str, name: str) -> float:
+    """The sum of a metric's samples (all labels) on one API process."""
+    text = httpx.get(f"{url}/metrics").text
+    samples = [line.split()[-1] for line in text.splitlines() if line.startswith(name + "{")]
+    return sum(float(sample) for sample in samples)
+
+
+def assert_each_api_reports_its_own_and_the_same_store(cluster: Cluster) -> None:
+    """Each API process counts the jobs it accepted (Nginx spread the 60 over both), and
+    both report the same store-derived job count."""
+    accepted = [scrape(url, "chunkwise_jobs_submitted_total") for url in cluster.api_urls]
+    assert sum(accepted) == BEFORE_KILL and all(count > 0 for count in accepted)
+    kept = {scrape(url, "chunkwise_jobs") for url in cluster.api_urls}
+    assert kept == {float(BEFORE_KILL)}
+
+
 def test_a_cluster_runs_every_job_exactly_through_the_loss_of_an_api_and_a_worker(
     cluster: Cluster, report: list[str]
 ) -> None:
@@ -240,6 +258,7 @@ def test_a_cluster_runs_every_job_exactly_through_the_loss_of_an_api_and_a_worke
             what="some jobs done and worker 1 computing a chunk",
         )
         unfinished_at_kill = BEFORE_KILL - len(finished(http, job_ids))
+        assert_each_api_reports_its_own_and_the_same_store(cluster)
         cluster.group.send_signal("api-1", signal.SIGKILL)
         cluster.group.send_signal("worker-1", signal.SIGKILL)
         killed_at = time.time()

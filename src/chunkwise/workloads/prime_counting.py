@@ -35,6 +35,7 @@ int32: 9 bytes a number) and two segment buffers. At x = 10^17, y ≈ 6·10^6: a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -190,12 +191,16 @@ def _cross_off(sieve: Any, counters: Any, low: int, size: int, p: int, count: bo
             start += p
         step = 2 * p
     removed = 0
-    for j in range(start - low, size, step):
-        if sieve[j]:
+    if count:  # branch-free: half the visits find the number already gone
+        for j in range(start - low, size, step):
+            standing = sieve[j]
+            counters[j >> BLOCK_BITS] -= standing
+            removed += standing
             sieve[j] = 0
-            removed += 1
-            if count:
-                counters[j >> BLOCK_BITS] -= 1
+        return removed
+    for j in range(start - low, size, step):
+        removed += sieve[j]
+        sieve[j] = 0
     return removed
 
 
@@ -234,6 +239,12 @@ def _fill(sieve: Any, pattern: Any, low: int, size: int) -> None:
         length = min(period, size - j)
         sieve[j : j + length] = pattern[offset : offset + length]
         j += length
+
+
+@njit
+def _survivors(sieve: Any, start: int, end: int) -> int:
+    """Numbers still standing in sieve[start:end] (a vectorised sum)."""
+    return int(np.sum(sieve[start:end], dtype=np.int64)) if end > start else 0
 
 
 @njit
@@ -332,9 +343,7 @@ def _range_sums(
         prime_b = int(pi[min(y, _isqrt(high - 1))])
         if prime_b >= c:  # the first c primes come crossed off from the pattern
             _fill(sieve, pattern, low, size)
-            alive = 0
-            for j in range(size):
-                alive += sieve[j]
+            alive = _survivors(sieve, 0, size)
         else:
             sieve[:size] = 1
             alive = size
@@ -342,10 +351,7 @@ def _range_sums(
                 alive -= _cross_off(sieve, counters, low, size, primes[b], False)
         blocks = (size + BLOCK - 1) >> BLOCK_BITS
         for k in range(blocks):
-            total = 0
-            for j in range(k << BLOCK_BITS, min((k + 1) << BLOCK_BITS, size)):
-                total += sieve[j]
-            counters[k] = total
+            counters[k] = _survivors(sieve, k << BLOCK_BITS, min((k + 1) << BLOCK_BITS, size))
         # Leaves of b <= prime_b, while the sieve holds the first b - 1 primes.
         counted_b = min(prime_b, leaf_b)
         for b in range(c + 1, prime_b + 1):
@@ -380,11 +386,17 @@ def _range_sums(
             phi_local[b] += alive
             alive -= _cross_off(sieve, counters, low, size, p, True)
         # Every prime up to sqrt(high) is crossed off: the survivors are 1 and primes.
-        running = 0
-        for j in range(size):
-            running += sieve[j]
-            prefix[j] = running
-        alive = running
+        # Leaves past prime_b read π(t) often, from a prefix count; above sqrt x only P2's
+        # few targets do, from running sums.
+        with_prefix = leaf_b > max(c, prime_b)
+        if with_prefix:
+            running = 0
+            for j in range(size):
+                running += sieve[j]
+                prefix[j] = running
+            alive = running
+        else:
+            alive = _survivors(sieve, 0, size)
         ones = 1 if low == 1 else 0
         top = min(high - 1, int(primes[prime_b])) if prime_b > 0 else 0
         crossed_here = int(pi[top]) - int(pi[low - 1]) if low - 1 <= y and top >= low else 0
@@ -434,9 +446,16 @@ def _range_sums(
         p_last = min(sqrt_x, x // low)
         if p_first <= p_last:
             candidates = _primes_between(p_first, p_last, primes)
-            for k in range(len(candidates)):
+            position = 0
+            counted = 0
+            for k in range(len(candidates) - 1, -1, -1):  # ascending x/p
                 target = x // candidates[k] - low
-                p2 += pi_local + prefix[target] - ones + crossed_here
+                if with_prefix:
+                    counted = prefix[target]
+                else:
+                    counted += _survivors(sieve, position, target + 1)
+                    position = target + 1
+                p2 += pi_local + counted - ones + crossed_here
                 p2_terms += 1
         pi_local += alive - ones + crossed_here
         low = high
@@ -469,10 +488,17 @@ def _primes_between(lo: int, hi: int, primes: Any) -> Any:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def tables_upto(y: int) -> tuple[Any, Any, Any, Any]:
+    """The tables up to y, kept for the next chunk of the same job in this process
+    (a worker takes many): at x = 10^15 they cost 25 ms a chunk otherwise."""
+    return _tables(y)
+
+
 def count_range(x: int, lo: int, hi: int, *, first: bool) -> dict[str, Any]:
     """One chunk's partial: its range [lo, hi] of [1, z]; the first chunk adds S1 and a."""
     plan = Plan.for_x(x)
-    lpf, mu, pi, primes = _tables(plan.y)
+    lpf, mu, pi, primes = tables_upto(plan.y)
     a = len(primes) - 1
     c = min(PHI_C, a)
     s2, pi_weighted, p2, p2_terms, primes_in_range, c_counts, m_sums = _range_sums(
