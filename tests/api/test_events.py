@@ -104,6 +104,8 @@ def test_one_event_per_chunk_in_order_then_the_end_and_the_stream_closes(
     )
     assert [c["chunk"]["index"] for c in chunks] == [3, 0, 4, 1, 2]
     assert [c["completed"] for c in chunks] == [1, 2, 3, 4, 5]
+    assert first["work_done"] == 0.0  # sum_range's chunks weigh the same
+    assert [c["work_done"] for c in chunks] == [0.2, 0.4, 0.6, 0.8, 1.0]
     assert chunks[0]["chunk"]["worker"] == "test@host"
     end = follower.events[-1][1]
     assert (end["state"], end["completed"], end["total"]) == ("SUCCESS", 5, 5)

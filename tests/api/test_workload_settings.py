@@ -22,7 +22,10 @@ def test_kinds_list_each_kinds_limits_as_set(
         refused = api.http.post(
             "/api/jobs", json={"kind": "prime_count", "params": {"n": 10**6 + 1}}
         )
-    assert kinds["prime_count"]["limits"] == {"prime_count_max_n": 10**6}
+    assert kinds["prime_count"]["limits"] == {
+        "prime_count_max_n": 10**6,
+        "prime_count_sieve_max_n": 10**13,
+    }
     assert kinds["prime_list"]["limits"] == {"prime_list_max_end": 10**8}
     assert kinds["sum_range"]["limits"] == {}
     assert refused.status_code == 400

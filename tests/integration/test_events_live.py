@@ -51,7 +51,7 @@ class Watcher(threading.Thread):
 
 
 def test_both_api_processes_stream_every_chunk_in_order(live: LiveSystem, second_api: str) -> None:
-    body = {"kind": "prime_count", "params": {"n": 10**10}, "chunks": CHUNKS}
+    body = {"kind": "prime_count", "params": {"n": 10**10, "method": "sieve"}, "chunks": CHUNKS}
     response = live.http.post("/api/jobs", json=body, params={"cache": "false"})
     assert response.status_code == 202, response.text
     job_id = response.json()["job_id"]

@@ -33,19 +33,19 @@ def test_an_overlapping_job_recomputes_only_its_uncached_blocks(live: LiveSystem
     # Given an empty cache and pi(10^9): 59 whole blocks of 2^24, computed and kept
     with live.store.writer() as session:
         session.execute(delete(CacheEntry))
-    first = live.wait_finished(live.submit("prime_count", {"n": 10**9}, 16))
+    first = live.wait_finished(live.submit("prime_count", {"n": 10**9, "method": "sieve"}, 16))
     assert first["result"]["prime_count"] == PI_1E9
     assert chunk_cache_hits(live, first["job_id"]) == 0 and first["progress"]["cached"] == 0
     assert cached_entries(live) == 59
 
     # When pi(2 * 10^9) runs, it reuses those 59 blocks and computes only the other 60
-    second = live.wait_finished(live.submit("prime_count", {"n": 2 * 10**9}, 32))
+    second = live.wait_finished(live.submit("prime_count", {"n": 2 * 10**9, "method": "sieve"}, 32))
     assert second["result"]["prime_count"] == PI_2E9
     assert chunk_cache_hits(live, second["job_id"]) == 59
     assert cached_entries(live) == 119
 
     # And pi(10^9) again is served from the cache but for its ragged tail
-    again = live.wait_finished(live.submit("prime_count", {"n": 10**9}, 16))
+    again = live.wait_finished(live.submit("prime_count", {"n": 10**9, "method": "sieve"}, 16))
     assert again["result"]["prime_count"] == PI_1E9
     assert chunk_cache_hits(live, again["job_id"]) == 59
     assert again["progress"]["cached"] == 15  # the last chunk holds the tail past the grid
@@ -54,7 +54,7 @@ def test_an_overlapping_job_recomputes_only_its_uncached_blocks(live: LiveSystem
     response = live.http.post(
         "/api/jobs",
         params={"cache": "false"},
-        json={"kind": "prime_count", "params": {"n": 10**9}, "chunks": 16},
+        json={"kind": "prime_count", "params": {"n": 10**9, "method": "sieve"}, "chunks": 16},
     )
     fresh = live.wait_finished(response.json()["job_id"])
     assert fresh["result"]["prime_count"] == PI_1E9 and fresh["cache"] is False

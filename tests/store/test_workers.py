@@ -29,7 +29,8 @@ def test_a_silent_worker_is_claimed_once_with_what_it_held(store: Store) -> None
     with store.writer() as session:
         assert worker_rows.claim_dead_workers(session, ttl_s=60) == []
     with store.writer() as session:
-        dead = worker_rows.claim_dead_workers(session, ttl_s=0)
+        # A negative TTL: every row is stale, even one written in this millisecond.
+        dead = worker_rows.claim_dead_workers(session, ttl_s=-1)
     assert sorted((w.name, w.holding) for w in dead) == [
         ("alive@host", ["b:0"]),
         ("gone@host", ["a:1", "a:2"]),

@@ -76,3 +76,13 @@ def test_y_stays_between_the_cube_root_and_the_square_root() -> None:
     for x in (10**4, 10**9, 10**15, 10**17):
         y = prime_counting.tuned_y(x)
         assert prime_counting.icbrt(x) <= y <= x**0.5
+
+
+@pytest.mark.parametrize("x", [10**9, 10**15, 10**17])
+def test_the_work_estimates_of_a_split_add_up_to_the_whole_and_weigh_the_start(x: int) -> None:
+    plan = Plan.for_x(x)
+    ranges = split_ranges(plan, 32)
+    work = [prime_counting.range_work(plan, lo, hi) for lo, hi in ranges]
+    assert sum(work) == pytest.approx(1.0, abs=1e-9)
+    per_number = [w / (hi - lo + 1) for w, (lo, hi) in zip(work, ranges, strict=True)]
+    assert per_number[0] >= per_number[-1]

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
@@ -52,6 +53,17 @@ def job_chunks(session: Session, *, job_id: uuid.UUID) -> list[ChunkRow]:
         .order_by(Chunk.index)
     )
     return [ChunkRow(*row) for row in session.execute(query)]
+
+
+def chunk_specs(session: Session, *, job_id: uuid.UUID) -> list[tuple[int, Any, bool]]:
+    """(index, spec, recorded) of each of the job's chunks, in index order."""
+    query = (
+        select(Chunk.index, Chunk.spec, Chunk.partial.is_not(None))
+        .where(Chunk.job_id == job_id)
+        .order_by(Chunk.index)
+    )
+    rows = session.execute(query)
+    return [(int(index), spec, bool(recorded)) for index, spec, recorded in rows]
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,11 @@ class Workload(ABC, Generic[P]):
     def combine(self, params: P, partials: Sequence[Partial]) -> dict[str, Any]:
         """Combine the partials, given in chunk order, into the job's result object."""
 
+    def chunk_work(self, chunk: Chunk) -> float:
+        """How much of the job's work this chunk is, relative to its siblings: live
+        progress and the time left are measured in it. Default: chunks are equal."""
+        return 1.0
+
     def warm_up(self) -> None:
         """Prepare a worker process (compile kernels, build tables) before its first chunk."""
 

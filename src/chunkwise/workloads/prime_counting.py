@@ -97,16 +97,37 @@ def icbrt(x: int) -> int:
 def split_ranges(plan: Plan, chunks: int) -> list[tuple[int, int]]:
     """Contiguous inclusive ranges of [1, z], one a chunk, roughly equal in work.
 
-    The sieve's work is even along [1, z], the leaves' falls off like 1/t²: boundaries
-    at z·(k/K)^1.5 give the early, leaf-dense chunks shorter ranges. Empty ranges are
-    dropped, so a small x may give fewer chunks than asked for.
+    Two kinds of work lie along [1, z]: the sieve's, even along it, and the special
+    leaves', whose density falls off like 1/t from the start. So half the boundaries are
+    even (equal sieve work) and half geometric from the first segment to z/4 (equal leaf
+    work); each chunk then holds at most about 2/K of either. Coinciding boundaries are
+    merged, so a small x may give fewer chunks than asked for.
     """
     z = plan.z
-    bounds = [0]
-    for k in range(1, chunks):
-        bounds.append(max(bounds[-1], int(z * (k / chunks) ** 1.5)))
-    bounds.append(z)
-    return [(lo + 1, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+    first, last = SEGMENT, z // 4
+    geometric = chunks // 2 if last > 2 * first else 0  # a small z is one segment or so
+    even = chunks - geometric
+    points = {z * k // even for k in range(1, even)}
+    if geometric:
+        ratio = (last / first) ** (1 / geometric)
+        points |= {int(first * ratio**k) for k in range(geometric)}
+    bounds = [0, *sorted(point for point in points if 0 < point < z), z]
+    return [(lo + 1, hi) for lo, hi in itertools.pairwise(bounds)]
+
+
+SIEVE_SHARE = 0.4
+"""Of a π(x) job's work, the part spread evenly along [1, z] (the sieve); the rest are the
+leaves, spread log-uniformly over [SEGMENT/4, z/4]. Measured at 10^15: 35-45 %."""
+
+
+def range_work(plan: Plan, lo: int, hi: int) -> float:
+    """The estimated share of the job's work in the range [lo, hi] of [1, z]."""
+    z = plan.z
+    sieve = SIEVE_SHARE * (hi - lo + 1) / z
+    first, last = SEGMENT / 4, max(z / 4, SEGMENT / 2)
+    start, end = min(max(lo, first), last), min(max(hi + 1, first), last)
+    leaves = (1 - SIEVE_SHARE) * math.log(end / start) / math.log(last / first)
+    return sieve + leaves
 
 
 @njit

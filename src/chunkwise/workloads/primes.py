@@ -92,11 +92,18 @@ class PrimeCount(Workload[PrimeCountParams]):
 
     def split(self, params: PrimeCountParams, chunks: int) -> list[Chunk]:
         if params.resolved_method == "combinatorial":
-            from chunkwise.workloads.prime_counting import Plan, split_ranges
+            from chunkwise.workloads.prime_counting import Plan, range_work, split_ranges
 
-            ranges = split_ranges(Plan.for_x(params.n), chunks)
+            plan = Plan.for_x(params.n)
             return [
-                {"method": "combinatorial", "n": params.n, "lo": lo, "hi": hi} for lo, hi in ranges
+                {
+                    "method": "combinatorial",
+                    "n": params.n,
+                    "lo": lo,
+                    "hi": hi,
+                    "work": round(range_work(plan, lo, hi), 6),
+                }
+                for lo, hi in split_ranges(plan, chunks)
             ]
         return self._sieve_ranges(params, chunks)
 
@@ -125,6 +132,13 @@ class PrimeCount(Workload[PrimeCountParams]):
         from chunkwise.workloads.prime_kernels import count_primes_between
 
         return count_primes_between(int(chunk["lo"]), int(chunk["hi"]))
+
+    def chunk_work(self, chunk: Chunk) -> float:
+        """A combinatorial chunk's estimated share (leaves are dense early); a sieved
+        range's length."""
+        if chunk.get("method") == "combinatorial":
+            return float(chunk.get("work", 1.0))
+        return float(int(chunk["hi"]) - int(chunk["lo"]) + 1)
 
     def cache_pieces(self, chunk: Chunk) -> list[Piece]:
         """Whole grid blocks are keyed; the ragged ends are computed directly.

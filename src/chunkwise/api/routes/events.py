@@ -18,6 +18,7 @@ from chunkwise.api.accounts.caller import Caller, CallerDep
 from chunkwise.api.finished_jobs import FinishedBody, FinishedJobCache
 from chunkwise.api.progress_feed import ProgressEvent, ProgressFeed
 from chunkwise.api.routes.jobs import ERRORS, parse_job_id, read_job_body
+from chunkwise.api.work_progress import WorkTally
 from chunkwise.errors import JobNotFoundError
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -29,9 +30,11 @@ EVENT_STREAM = "text/event-stream"
 _STREAM_DESCRIPTION = """\
 A stream of Server-Sent Events:
 
-- `progress`: `{"job_id", "state", "completed", "total", "cached", "chunk"}`. The first is
-  the job's state when the stream opens (`chunk` null); then one per recorded chunk, in
-  the order they were recorded, `chunk` being `{"index", "worker", "cache_hits"}`.
+- `progress`: `{"job_id", "state", "completed", "total", "cached", "work_done", "chunk"}`.
+  The first is the job's state when the stream opens (`chunk` null); then one per
+  recorded chunk, in the order they were recorded, `chunk` being `{"index", "worker",
+  "cache_hits"}`. `work_done` is the share of the job's work recorded (0 to 1), where a
+  kind's chunks differ in size: the time left is best estimated from it.
 - `end`: `{"job_id", "state", "completed", "total", "cached", "job"}` once the job is
   SUCCESS, FAILURE or CANCELLED, `job` being what `GET /api/jobs/{id}` answers; then the
   stream closes. A stream opened after the end gives this event at once.
@@ -105,6 +108,7 @@ async def _follow(
 ) -> AsyncIterator[bytes]:
     feed: ProgressFeed = request.app.state.progress_feed
     yield _retry_hint()
+    tally = await run_in_threadpool(WorkTally.load, request.app.state.store, job_id)
     async with feed.watch(job_id) as subscription:
         while True:
             try:
@@ -117,7 +121,9 @@ async def _follow(
             if subscription.gone:
                 return
             if not event.ended:
-                yield _progress_event(job_id, event)
+                if tally is not None and event.chunk is not None:
+                    tally.record(event.chunk.index)
+                yield _progress_event(job_id, event, None if tally is None else tally.fraction)
                 continue
             read = await _job_body(request, job_id, caller, demo)
             body = read.body if isinstance(read, FinishedBody) else read
@@ -129,7 +135,7 @@ def _retry_hint() -> bytes:
     return f"retry: {RETRY_MS}\n\n".encode()
 
 
-def _progress_event(job_id: uuid.UUID, event: ProgressEvent) -> bytes:
+def _progress_event(job_id: uuid.UUID, event: ProgressEvent, work_done: float | None) -> bytes:
     chunk = event.chunk
     data: dict[str, Any] = {
         "job_id": str(job_id),
@@ -137,6 +143,7 @@ def _progress_event(job_id: uuid.UUID, event: ProgressEvent) -> bytes:
         "completed": event.completed,
         "total": event.total,
         "cached": event.cached,
+        "work_done": None if work_done is None else round(work_done, 4),
         "chunk": None
         if chunk is None
         else {"index": chunk.index, "worker": chunk.worker, "cache_hits": chunk.cache_hits},

@@ -604,9 +604,14 @@ async function jobView(jobId) {
     const fresh = state.completed - state.cached;
     const rate = elapsed > 0 ? state.completed / elapsed : 0;
     document.getElementById("f-rate").textContent = rate ? `${rate.toLocaleString(undefined, { maximumFractionDigits: 1 })} chunks/s` : "—";
-    const left = state.total - state.completed;
+    // Time left from the share of the work done where the kind weighs its chunks (their
+    // sizes differ), else from the chunks done.
+    const work = typeof state.work === "number" ? state.work : null;
+    const left = work !== null && work > 0 && fresh > 0
+      ? elapsed * (1 - work) / work
+      : fresh > 0 && rate ? (state.total - state.completed) / rate : null;
     document.getElementById("f-eta").textContent = TERMINAL.has(state.state) ? "—"
-      : fresh > 0 && rate ? fmtSeconds(left / rate) : "estimating…";
+      : left !== null ? fmtSeconds(left) : "estimating…";
     document.getElementById("f-cached").textContent = `${fmt(state.cached)} of ${fmt(state.total)}`;
   };
   const render = () => {
@@ -635,7 +640,7 @@ async function jobView(jobId) {
   onLeave(() => clearInterval(tick));
   const stop = follow(jobId, {
     onProgress: (p) => {
-      state = { completed: p.completed, total: p.total, cached: p.cached, state: p.state };
+      state = { completed: p.completed, total: p.total, cached: p.cached, state: p.state, work: p.work_done };
       if (p.chunk) {
         paintCell({ index: p.chunk.index, state: "done", worker: p.chunk.worker, cached: p.chunk.cache_hits > 0 });
       }
