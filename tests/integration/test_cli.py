@@ -184,8 +184,15 @@ def test_ctrl_c_while_watching_asks_whether_to_cancel(live: LiveSystem, answer: 
         "--no-cache",
         "--watch",
     )
+    # A shell runs a background job with SIGINT ignored, and children inherit that; the
+    # watcher gets Ctrl-C's default, as in a terminal, whatever started the tests.
     watcher = subprocess.Popen(
-        argv, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        argv,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.default_int_handler),
     )
     try:
         assert watcher.stdout is not None
