@@ -31,6 +31,15 @@ RabbitMQ when CHUNKWISE_TEST_AMQP_URL names a server (`.ci/run` sets it when one
 JOB_TIMEOUT_S = 60.0
 SHORT_LEASE_ENV = {"CHUNKWISE_WORKER_HEARTBEAT_S": "0.5", "CHUNKWISE_WORKER_TTL_S": "3"}
 """A lost worker is noticed within seconds, so tests of recovery stay short."""
+WEBHOOK_SECRET = "test-webhook-secret"
+WEBHOOK_ENV = {
+    "CHUNKWISE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "CHUNKWISE_WEBHOOK_ALLOW_PRIVATE": "true",  # the tests' receivers listen on loopback
+    "CHUNKWISE_WEBHOOK_RETRY_BASE_S": "0.2",
+    "CHUNKWISE_WEBHOOK_SWEEP_S": "0.25",
+    "CHUNKWISE_WEBHOOK_TIMEOUT_S": "5",
+}
+"""Webhooks a test can receive: signed with a known key, sent to loopback, retried fast."""
 
 
 class LiveSystem(LocalSystem):
@@ -118,6 +127,7 @@ def live_system(
         "CHUNKWISE_DATABASE_URL": f"sqlite:///{root / 'chunkwise.db'}",
         "CHUNKWISE_CHUNK_QUEUE": queue,
         **SHORT_LEASE_ENV,
+        **WEBHOOK_ENV,
         **(extra_env or {}),
     }
     env.pop("CHUNKWISE_BROKER_URL", None)
@@ -138,13 +148,14 @@ def live_system(
 
 
 def delete_queue(settings: Settings) -> None:
-    """Delete a test system's chunk queue from the shared RabbitMQ, messages and all."""
-    from chunkwise.engine.celery_app import create_celery
+    """Delete a test system's queues from the shared RabbitMQ, messages and all."""
+    from chunkwise.engine.celery_app import create_celery, webhook_queue
 
     app = create_celery(settings)
     try:
         with app.connection_for_write() as connection:
             connection.default_channel.queue_delete(settings.chunk_queue)
+            connection.default_channel.queue_delete(webhook_queue(settings))
     finally:
         app.close()
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from chunkwise.client import ApiClient, ApiError
+from chunkwise.client import ApiError, Client, Job, JobEvent, JobView
+from chunkwise.client.token_file import forget_token, save_token
 from chunkwise.config import Settings, get_settings
 
 app = typer.Typer(
@@ -149,29 +150,30 @@ def submit(
     params = _parse_params(param or [])
     if n is not None:
         params["n"] = n
-    with _client() as client:
-        accepted = _or_exit(lambda: client.submit(kind, params, chunks, cache=cache))
-        job_id = accepted["job_id"]
-        console.print(f"job [bold]{job_id}[/] accepted ({accepted['status']})")
+    with Client() as client:
+        job = _or_exit(lambda: client.submit(kind, params, chunks=chunks, cache=cache))
+        state = job.accepted.status if job.accepted is not None else "PENDING"
+        console.print(f"job [bold]{job.id}[/] accepted ({state})")
         if watch:
-            job = _watch_or_cancel(client, job_id)
-            _print_outcome(job)
-            raise typer.Exit(0 if job["state"] == "SUCCESS" else 1)
+            ended = _watch_or_cancel(job)
+            _print_outcome(ended)
+            raise typer.Exit(0 if ended.state == "SUCCESS" else 1)
 
 
 @app.command()
 def cancel(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Cancel a running job; its remaining chunks are skipped."""
-    with _client() as client:
-        job = _or_exit(lambda: client.cancel(job_id))
-    console.print(f"job [bold]{job_id}[/] {job['state']}")
+    with Client() as client:
+        job = _or_exit(client.job(job_id).cancel)
+    console.print(f"job [bold]{job_id}[/] {job.state}")
 
 
 @app.command()
 def status(job_id: Annotated[str, typer.Argument(help="The job id.")]) -> None:
     """Show one job as JSON."""
-    with _client() as client:
-        console.print_json(json.dumps(_or_exit(lambda: client.job(job_id))))
+    with Client() as client:
+        job = _or_exit(client.job(job_id).status)
+    console.print_json(job.model_dump_json())
 
 
 class PrimeMethod(StrEnum):
@@ -271,14 +273,14 @@ def add_task(
     does; follow them to the end and print each one's prime count."""
     params = {"start": 0, "end": limit, "algorithm": method.value}
     console.print(f"Submitting {count} prime-finding jobs: limit {limit:,}, method {method.value}")
-    with _client() as client:
-        ids = [
-            _or_exit(lambda: client.submit("prime_list", params, ADD_TASK_CHUNKS))["job_id"]
+    with Client() as client:
+        jobs = [
+            _or_exit(lambda: client.submit("prime_list", params, chunks=ADD_TASK_CHUNKS))
             for _ in range(count)
         ]
-        counts = _follow_all(client, ids)
-    for number, (job_id, found) in enumerate(zip(ids, counts, strict=True), start=1):
-        console.print(f"  task {number}: job {job_id}: {found} primes")
+        counts = _follow_all(jobs)
+    for number, (job, found) in enumerate(zip(jobs, counts, strict=True), start=1):
+        console.print(f"  task {number}: job {job.id}: {found} primes")
     if any(not isinstance(found, int) for found in counts):
         raise typer.Exit(1)
 
@@ -286,23 +288,27 @@ def add_task(
 ADD_TASK_CHUNKS = 4
 
 
-def _follow_all(client: ApiClient, job_ids: list[str]) -> list[int | str]:
+def _follow_all(jobs: list[Job]) -> list[int | str]:
     """Follow each job's events in turn on one bar of all their chunks; each one's count,
     or its end state when it did not succeed."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     results: list[int | str] = []
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("jobs", total=len(job_ids) * ADD_TASK_CHUNKS)
+        bar = progress.add_task("jobs", total=len(jobs) * ADD_TASK_CHUNKS)
         done_before = 0
-        for job_id in job_ids:
-            for name, event in _or_exit_stream(client, job_id):
-                progress.update(bar, completed=done_before + event["completed"])
-                if name == "end":
-                    job = event["job"]
-                    ok = job["state"] == "SUCCESS"
-                    results.append(int(job["result"]["count"]) if ok else job["state"])
+        for job in jobs:
+            for event in _or_exit_stream(job):
+                progress.update(bar, completed=done_before + event.completed)
+                if event.job is not None:
+                    results.append(_count_or_state(event.job))
             done_before += ADD_TASK_CHUNKS
     return results
+
+
+def _count_or_state(job: JobView) -> int | str:
+    if job.state == "SUCCESS" and job.result is not None:
+        return int(job.result["count"])
+    return job.state
 
 
 @app.command()
@@ -311,9 +317,8 @@ def login(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Your password.")],
 ) -> None:
     """Sign in; the token is kept in your config dir (mode 0600) for the other commands."""
-    settings = get_settings()
-    with ApiClient(settings.resolved_api_url) as client:
-        token = _or_exit(lambda: client.login(email, password))["access_token"]
+    with Client(token="") as client:  # a kept token, perhaps expired, is not sent
+        token = _or_exit(lambda: client.login(email, password))
     path = save_token(token)
     console.print(f"signed in as {email}; token kept in {path}")
 
@@ -321,8 +326,7 @@ def login(
 @app.command()
 def logout() -> None:
     """Forget the token `chunkwise login` kept."""
-    path = token_path()
-    path.unlink(missing_ok=True)
+    forget_token()
     console.print("signed out")
 
 
@@ -366,43 +370,19 @@ def admin_create(
         store.dispose()
 
 
-def token_path() -> Path:
-    """Where `chunkwise login` keeps the token: the user's config dir."""
-    return Path(typer.get_app_dir("chunkwise")) / "token"
-
-
-def save_token(token: str) -> Path:
-    path = token_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as file:
-        file.write(token)
-    path.chmod(0o600)
-    return path
-
-
-def _client() -> ApiClient:
-    """A client of the configured API, sending CHUNKWISE_TOKEN or the kept login token."""
-    settings = get_settings()
-    token = settings.token or None
-    if token is None and token_path().exists():
-        token = token_path().read_text().strip() or None
-    return ApiClient(settings.resolved_api_url, token=token)
-
-
-def _watch_or_cancel(client: ApiClient, job_id: str) -> dict[str, Any]:
+def _watch_or_cancel(job: Job) -> JobView:
     """Watch the job; on Ctrl-C, offer to cancel it, or stop watching and leave it running."""
     try:
-        return _watch(client, job_id)
+        return _watch(job)
     except KeyboardInterrupt:
         pass
-    if not typer.confirm(f"Cancel job {job_id}?", default=False):
-        console.print(f"stopped watching; job {job_id} keeps running")
+    if not typer.confirm(f"Cancel job {job.id}?", default=False):
+        console.print(f"stopped watching; job {job.id} keeps running")
         raise typer.Exit(130)
-    return _or_exit(lambda: client.cancel(job_id))
+    return _or_exit(job.cancel)
 
 
-def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
+def _watch(job: Job) -> JobView:
     """Follow the job's live events until it ends, drawing a bar of completed chunks."""
     columns = (
         TextColumn("{task.description}"),
@@ -412,32 +392,31 @@ def _watch(client: ApiClient, job_id: str) -> dict[str, Any]:
     )
     with Progress(*columns, console=console, transient=False) as progress:
         bar = progress.add_task("PENDING", total=None)
-        for name, event in _or_exit_stream(client, job_id):
+        for event in _or_exit_stream(job):
             progress.update(
-                bar, description=event["state"], completed=event["completed"], total=event["total"]
+                bar, description=event.state, completed=event.completed, total=event.total
             )
-            if name == "end":
-                job: dict[str, Any] = event["job"]
-                return job
-    return _or_exit(lambda: client.job(job_id))  # pragma: no cover - a stream ends with `end`
+            if event.job is not None:
+                return event.job
+    return _or_exit(job.status)  # pragma: no cover - a stream ends with `end`
 
 
-def _or_exit_stream(client: ApiClient, job_id: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def _or_exit_stream(job: Job) -> Iterator[JobEvent]:
     try:
-        yield from client.events(job_id)
+        yield from job.events()
     except ApiError as exc:
-        console.print(f"[red]error[/] {exc}")
+        _print_error(exc)
         raise typer.Exit(1) from None
 
 
-def _print_outcome(job: dict[str, Any]) -> None:
-    if job["state"] == "SUCCESS":
-        console.print_json(json.dumps(job["result"]))
-    elif job["state"] == "CANCELLED":
-        done, total = job["progress"]["completed"], job["progress"]["total"]
+def _print_outcome(job: JobView) -> None:
+    if job.state == "SUCCESS":
+        console.print_json(json.dumps(job.result))
+    elif job.state == "CANCELLED":
+        done, total = job.progress.completed, job.progress.total
         console.print(f"[yellow]CANCELLED[/] after {done}/{total} chunks")
     else:
-        console.print(f"[red]{job['state']}[/]: {job.get('error')}")
+        console.print(f"[red]{job.state}[/]: {escape(str(job.error))}")
 
 
 def _parse_params(pairs: list[str]) -> dict[str, Any]:
@@ -453,13 +432,21 @@ def _parse_params(pairs: list[str]) -> dict[str, Any]:
     return params
 
 
-def _or_exit(call: Any) -> dict[str, Any]:
+T = TypeVar("T")
+
+
+def _or_exit(call: Callable[[], T]) -> T:
+    """What `call` answers; on an API error, the error printed and exit code 1."""
     try:
-        result: dict[str, Any] = call()
-        return result
+        return call()
     except ApiError as exc:
-        console.print(f"[red]error[/] {exc}")
+        _print_error(exc)
         raise typer.Exit(1) from None
+
+
+def _print_error(exc: ApiError) -> None:
+    """`error 409: job … has already ended`; the message is the API's, printed as text."""
+    console.print(f"[red]error[/] {escape(str(exc))}")
 
 
 def _require_broker(settings: Settings) -> None:

@@ -210,7 +210,15 @@ class Settings(BaseSettings):
     # Workload kinds and the bounds on their parameters.
     extra_workloads: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Comma-separated `module:Class` workload kinds to load beside the built-in.",
+        description="Comma-separated `module:Class` workload kinds to load beside the built-in "
+        "ones and those installed packages declare (docs/workloads.md).",
+    )
+    live_kinds_cache_s: float = Field(
+        default=1.0,
+        ge=0,
+        le=60,
+        description="How long the API trusts its last read of the kinds live workers run: a "
+        "kind from another package is offered only while a live worker runs it.",
     )
     workload_limit_overrides: dict[str, int] = Field(
         default_factory=dict,
@@ -262,6 +270,45 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a worker keeps retrying the store (holding its chunk and its "
         "computed partial) before it gives the chunk back to the queue.",
+    )
+
+    # Completion webhooks.
+    webhook_secret: str = Field(
+        default="",
+        description="The key that signs every webhook body (X-Chunkwise-Signature, HMAC-SHA256); "
+        "a job with a callback_url is refused while it is empty. API and workers need the same.",
+    )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let callback URLs reach loopback and private addresses (a receiver on "
+        "the same host or network). Link-local, multicast and cloud metadata addresses are "
+        "refused always.",
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0, gt=0, le=300, description="How long one delivery attempt waits for an answer."
+    )
+    webhook_max_attempts: int = Field(
+        default=12, ge=1, le=100, description="Attempts of a delivery before it is given up."
+    )
+    webhook_retry_base_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="Wait before the second attempt; it doubles per attempt, up to "
+        "WEBHOOK_RETRY_MAX_S.",
+    )
+    webhook_retry_max_s: float = Field(
+        default=6 * 3600.0, gt=0, description="The longest wait between two attempts."
+    )
+    webhook_retry_window_s: float = Field(
+        default=24 * 3600.0,
+        gt=0,
+        description="No attempt is made later than this after the job ended: the delivery "
+        "is given up then.",
+    )
+    webhook_sweep_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a worker looks for ended jobs to announce and attempts due.",
     )
 
     # Retention of finished jobs.

@@ -47,6 +47,7 @@ def test_a_demo_job_runs_and_is_shown_only_by_the_demo_routes(api: Api) -> None:
         ({"kind": "prime_count", "params": {"n": 10**7 + 1}, "chunks": 4}, "params.n"),
         ({"kind": "sum_range", "params": {"n": 100}, "chunks": 9}, "chunks"),
         ({"kind": "prime_list", "params": {"end": 100}, "chunks": 1}, "kind"),
+        ({**SMALL, "callback_url": "https://example.com/hook"}, "callback_url"),
     ],
 )
 def test_a_demo_job_over_its_limits_gets_400_naming_the_field(

@@ -12,7 +12,7 @@ import pytest
 
 from chunkwise.api import health
 from chunkwise.api.health import HealthMonitor
-from chunkwise.api.schemas import Health
+from chunkwise.schemas import Health
 from chunkwise.store import Store
 from tests.waiting import wait_for
 

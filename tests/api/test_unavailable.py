@@ -9,9 +9,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from chunkwise.api.schemas import Health
 from chunkwise.config import Settings
 from chunkwise.launcher import free_port
+from chunkwise.schemas import Health
 from chunkwise.store import Store, jobs
 from tests.api.conftest import api_process
 from tests.store.conftest import POSTGRES_URL

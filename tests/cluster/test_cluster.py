@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from chunkwise.client import ApiClient
+from chunkwise.client import Client, JobEvent
 from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
 from chunkwise.launcher import api_answers, chunkwise_argv, free_port
@@ -167,15 +167,15 @@ class Follower(threading.Thread):
     def __init__(self, url: str, job_id: str) -> None:
         super().__init__(daemon=True)
         self.url, self.job_id = url, job_id
-        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[JobEvent] = []
 
     def run(self) -> None:
-        with ApiClient(self.url, timeout_s=30) as client:
-            self.events.extend(client.events(self.job_id))
+        with Client(self.url, token="", timeout_s=30) as client:
+            self.events.extend(client.job(self.job_id).events())
 
     @property
     def reconnects(self) -> int:
-        openings = [data for name, data in self.events if name != "end" and not data["chunk"]]
+        openings = [event for event in self.events if not event.is_end and event.chunk is None]
         return max(0, len(openings) - 1)
 
 
@@ -313,7 +313,7 @@ def test_a_cluster_runs_every_job_exactly_through_the_loss_of_an_api_and_a_worke
         for follower in followers:
             follower.join(timeout=60)
             assert not follower.is_alive()
-            assert follower.events[-1][1]["state"] == "SUCCESS"
+            assert follower.events[-1].state == "SUCCESS"
 
         restarts = [start.timestamp() - killed_at for start, _ in redelivered if start]
         recovery = f"{max(restarts):.2f} s" if restarts else "no chunk was in flight"

@@ -1,6 +1,6 @@
 """The dashboard, driven in a browser against a live system: Try it, a job watched to
-its result, an invalid job, a cancelled job, History filtered by kind; each view
-photographed at desktop and phone widths."""
+its result, an invalid job, a cancelled job, a job's webhook attempts, History filtered
+by kind; each view photographed at desktop and phone widths."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import screenshot
 from tests.live import LiveSystem
+from tests.webhooks.receiver import receiving
 
 pytestmark = pytest.mark.integration
 
@@ -72,6 +73,25 @@ def test_a_long_job_is_cancelled_from_its_page(page: Page, system: LiveSystem) -
     expect(page.locator("#job-badge .badge")).to_have_attribute("data-state", "CANCELLED")
     expect(page.locator("#outcome")).to_contain_text("Cancelled after")
     assert system.job(job_id)["state"] == "CANCELLED"
+
+
+def test_a_jobs_webhook_attempts_show_on_its_page(page: Page, system: LiveSystem) -> None:
+    with receiving([503, 200]) as receiver:
+        body = {
+            "kind": "sum_range",
+            "params": {"n": 1000},
+            "chunks": 2,
+            "callback_url": receiver.url,
+        }
+        job_id = system.http.post("/api/jobs", json=body).json()["job_id"]
+        page.goto(f"/#/job/{job_id}")
+        expect(page.locator("#webhook")).to_contain_text(receiver.url)
+        expect(page.locator("#webhook-state")).to_have_attribute("data-state", "delivered")
+    rows = page.get_by_role("table", name="Webhook attempts").locator("tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("HTTP 503")
+    expect(rows.nth(1)).to_contain_text("delivered")
+    screenshot(page, "job-webhook-desktop")
 
 
 def test_history_finds_the_job_filtered_by_kind(page: Page, system: LiveSystem) -> None:

@@ -249,12 +249,13 @@ def test_rabbitmq_orders_the_same_chunks_the_same_way_with_its_numbers_reversed(
 def test_the_rabbitmq_chunk_queue_is_durable_with_priorities_and_a_long_consumer_timeout() -> None:
     settings = Settings(broker_url="amqp://guest:guest@127.0.0.1:1//", chunk_queue="deployment-a")
     app = create_celery(settings)
-    [queue] = app.conf.task_queues
+    [queue, webhooks] = app.conf.task_queues
     assert (queue.name, queue.durable, app.conf.task_default_queue) == (
         "deployment-a",
         True,
         "deployment-a",
     )
+    assert (webhooks.name, webhooks.durable) == ("deployment-a.webhooks", True)
     assert queue.queue_arguments["x-max-priority"] == AMQP_MAX_PRIORITY
     timeout_s = queue.queue_arguments["x-consumer-timeout"] / 1000
     assert timeout_s == settings.visibility_timeout_s > settings.resolved_chunk_hard_time_limit_s

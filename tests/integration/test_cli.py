@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -243,3 +244,15 @@ def test_login_keeps_a_private_token_that_submit_sends(live: LiveSystem, tmp_pat
     with live.store.reader() as session:
         job = jobs.get_job(session, job_id=uuid.UUID(job_id))
     assert job is not None and job.owner_id == uuid.UUID(str(registered.json()["id"]))
+
+
+def test_status_prints_the_job_as_the_api_answers_it(live: LiveSystem) -> None:
+    env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
+    job_id = live.submit("sum_range", {"n": 10**30}, 4)
+    answer = live.wait_finished(job_id)
+    done = subprocess.run(
+        chunkwise_argv("status", job_id), env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == answer
+    assert answer["result"]["sum"] == 10**30 * (10**30 + 1) // 2

@@ -6,12 +6,11 @@ from __future__ import annotations
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
 
-from chunkwise.client import ApiClient
+from chunkwise.client import Client, JobEvent
 from chunkwise.launcher import api_answers, api_argv, free_port
 from tests.live import LiveSystem
 from tests.waiting import wait_for
@@ -38,14 +37,14 @@ def second_api(live: LiveSystem) -> Iterator[str]:
 class Watcher(threading.Thread):
     def __init__(self, base_url: str, job_id: str) -> None:
         super().__init__(daemon=True)
-        self.client = ApiClient(base_url)
+        self.client = Client(base_url, token="")
         self.job_id = job_id
-        self.events: list[tuple[str, dict[str, Any]]] = []
+        self.events: list[JobEvent] = []
         self.connected = threading.Event()
 
     def run(self) -> None:
         with self.client:
-            for event in self.client.events(self.job_id):
+            for event in self.client.job(self.job_id).events():
                 self.events.append(event)
                 self.connected.set()
 
@@ -63,17 +62,18 @@ def test_both_api_processes_stream_every_chunk_in_order(live: LiveSystem, second
         assert not watcher.is_alive(), "the stream ends after the job"
 
     for watcher in watchers:
-        names = [name for name, _ in watcher.events]
+        names = [event.name for event in watcher.events]
         assert names[-1] == "end" and names.count("end") == 1
-        chunk_events = [data for name, data in watcher.events if data.get("chunk")]
-        counts = [data["completed"] for data in chunk_events]
+        chunk_events = [event for event in watcher.events if event.chunk is not None]
+        counts = [event.completed for event in chunk_events]
         assert counts == list(range(counts[0], CHUNKS + 1)), "one event per chunk, in order"
-        first = watcher.events[0][1]
-        assert first["chunk"] is None and first["completed"] == counts[0] - 1
-        indices = [data["chunk"]["index"] for data in chunk_events]
+        first = watcher.events[0]
+        assert first.chunk is None and first.completed == counts[0] - 1
+        indices = [event.chunk.index for event in chunk_events if event.chunk is not None]
         assert len(set(indices)) == len(indices)
-        end = watcher.events[-1][1]
-        assert end["state"] == "SUCCESS" and end["job"]["result"]["prime_count"] == 455_052_511
+        end = watcher.events[-1]
+        assert end.state == "SUCCESS" and end.job is not None and end.job.result is not None
+        assert end.job.result["prime_count"] == 455_052_511
 
 
 def test_a_stream_survives_until_the_end_through_http(live: LiveSystem) -> None:

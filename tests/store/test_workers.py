@@ -37,3 +37,26 @@ def test_a_silent_worker_is_claimed_once_with_what_it_held(store: Store) -> None
     ]
     with store.writer() as session:
         assert worker_rows.claim_dead_workers(session, ttl_s=0) == []
+
+
+def test_live_kinds_count_the_live_nodes_that_run_each_kind(store: Store) -> None:
+    built_in = {"sum_range", "prime_count"}
+    with store.writer() as session:
+        worker_rows.heartbeat(session, name="new@a", kinds=["sum_range", "prime_count", "cubes"])
+        worker_rows.heartbeat(session, name="new@b", kinds=["sum_range", "cubes", "squares"])
+        worker_rows.heartbeat(session, name="old@c")  # a node that does not say: the built-in
+    with store.reader() as session:
+        kinds = worker_rows.live_kinds(session, ttl_s=60, unsaid=built_in)
+        assert worker_rows.live_kinds(session, ttl_s=-1, unsaid=built_in) == {}
+    assert kinds == {"sum_range": 3, "prime_count": 2, "cubes": 2, "squares": 1}
+
+    # A node's next beat says what it runs now
+    with store.writer() as session:
+        worker_rows.heartbeat(session, name="new@b", kinds=["sum_range"])
+        worker_rows.remove_worker(session, name="old@c")
+    with store.reader() as session:
+        assert worker_rows.live_kinds(session, ttl_s=60, unsaid=built_in) == {
+            "sum_range": 2,
+            "prime_count": 1,
+            "cubes": 1,
+        }

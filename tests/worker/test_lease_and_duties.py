@@ -56,6 +56,13 @@ def test_contact_restarts_after_a_failed_beat(
     assert lease.contact_s() == 0.0
 
 
+def test_each_beat_says_which_kinds_the_node_runs(store: Store) -> None:
+    lease = Lease(store, name="w", interval_s=10, kinds=["sum_range", "cubes"])
+    assert lease.beat()
+    with store.reader() as session:
+        assert worker_rows.live_kinds(session, ttl_s=3600) == {"sum_range": 1, "cubes": 1}
+
+
 def test_a_slow_duty_does_not_delay_the_lease(store: Store) -> None:
     release = threading.Event()
     duties = Duties([Duty("stuck", 1.0, lambda: release.wait(10))])

@@ -27,6 +27,7 @@ SETTINGS = Settings(
     cache_evict_interval_s=45.0,
     result_ttl_s=3600.0,
     retention_sweep_interval_s=120.0,
+    webhook_sweep_s=0.5,
 )
 
 
@@ -59,6 +60,7 @@ def test_each_duty_runs_on_the_interval_its_settings_give(
         "orphan sweep": 6.0,
         "cache bound": 45.0,
         "retention": 120.0,
+        "webhooks": 0.5,
     }
     assert duties["orphan sweep"].first_after_s == 6.0  # peers get a TTL to report in first
 

@@ -27,6 +27,7 @@ from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.error_status import http_status
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
+from chunkwise.api.kind_offer import KindOffer
 from chunkwise.api.metrics import ApiMetrics, RequestTimingMiddleware
 from chunkwise.api.progress_feed import ProgressFeed
 from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
@@ -47,7 +48,7 @@ from chunkwise.api.routes import (
 from chunkwise.api.security_headers import SecurityHeadersMiddleware
 from chunkwise.config import Settings, get_settings, is_loopback
 from chunkwise.engine import create_celery
-from chunkwise.engine.plugins import load_extra_workloads
+from chunkwise.engine.plugins import load_workloads
 from chunkwise.errors import (
     AdmissionRefusedError,
     AuthenticationError,
@@ -62,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The API for `settings` (the process settings when None)."""
     settings = settings or get_settings()
     refuse_public_without_accounts(settings)
-    load_extra_workloads(settings.extra_workloads)
+    load_workloads(settings.extra_workloads)
     settings.workload_limits()  # a bad limit setting stops the start, not the first job
     store = Store(settings.resolved_database_url)
     celery = create_celery(settings)
@@ -92,6 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.celery = celery
     app.state.finished_jobs = FinishedJobCache(settings.finished_cache_entries)
     app.state.health = monitor
+    app.state.kind_offer = KindOffer(
+        store, ttl_s=settings.worker_ttl_s, max_age_s=settings.live_kinds_cache_s
+    )
     app.state.progress_feed = progress_feed
     app.state.signing_key = credentials.signing_key(settings)
     app.state.rate_limits = RateLimits(settings)

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from celery import Celery
 
 from chunkwise.api.probes import broker_answers, live_capacity, store_answers
-from chunkwise.api.schemas import Health
+from chunkwise.schemas import Health
 from chunkwise.store import Store
 
 log = logging.getLogger(__name__)

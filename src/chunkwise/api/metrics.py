@@ -6,7 +6,8 @@ Two sources, so that every API process of a deployment reports correctly:
 - what the store and the broker say at the scrape, the same from any process: jobs kept,
   by kind and state (submitted is their sum; ended, the terminal states); chunks recorded
   and served from the cache, by kind; a histogram of chunk durations by kind; live
-  workers and their processes; chunks waiting in the broker's queue.
+  workers and their processes; completion webhooks by delivery state; chunks waiting in
+  the broker's queue.
 
 The store-derived figures cover the jobs kept, so they fall when retention removes old
 jobs; Prometheus reads such a fall of a histogram as a counter reset, which is right for
@@ -30,6 +31,7 @@ from chunkwise.engine.celery_app import queued_chunks
 from chunkwise.store import Store
 from chunkwise.store.inspection import DurationHistogram, chunk_durations
 from chunkwise.store.models import Job
+from chunkwise.store.webhooks import count_by_state
 from chunkwise.store.workers import live_capacity
 
 log = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class StoreCollector(Collector):
             rows = session.execute(query).all()
             durations = chunk_durations(session, bounds_s=CHUNK_BUCKETS_S)
             nodes, processes = live_capacity(session, ttl_s=self.ttl_s)
+            webhooks = count_by_state(session)
         totals: dict[str, tuple[int, int]] = {}
         for kind, state, count, done, from_cache in rows:
             jobs.add_metric([kind, str(state)], count)
@@ -103,6 +106,14 @@ class StoreCollector(Collector):
         yield recorded
         yield cached
         yield chunk_duration_family(durations)
+        deliveries = GaugeMetricFamily(
+            "chunkwise_webhook_deliveries",
+            "Completion webhooks of the jobs kept, by state (waiting, pending, delivered, failed).",
+            labels=["state"],
+        )
+        for delivery_state, count in sorted(webhooks.items()):
+            deliveries.add_metric([delivery_state], count)
+        yield deliveries
         yield GaugeMetricFamily("chunkwise_workers", "Live worker nodes.", value=nodes)
         yield GaugeMetricFamily(
             "chunkwise_worker_processes",

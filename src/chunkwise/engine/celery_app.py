@@ -55,6 +55,12 @@ def chunk_queue(app: Celery) -> str:
     return str(app.conf.task_default_queue)
 
 
+def webhook_queue(settings: Settings) -> str:
+    """The queue completion webhooks travel on, beside the chunk queue: a slow receiver
+    never stands in front of a chunk."""
+    return f"{settings.chunk_queue}.webhooks"
+
+
 def chunk_task_id(job_id: uuid.UUID, index: int) -> str:
     """The task id of a chunk: the same on every delivery, so it can be revoked and leased."""
     return f"{job_id}:{index}"
@@ -124,7 +130,11 @@ def create_celery(settings: Settings) -> Celery:
     if scheme in REDIS_SCHEMES:
         app.conf.broker_transport = RedisTransport
     elif scheme in AMQP_SCHEMES:
-        app.conf.task_queues = [amqp_chunk_queue(settings)]
+        webhooks = webhook_queue(settings)
+        app.conf.task_queues = [
+            amqp_chunk_queue(settings),
+            Queue(webhooks, Exchange(webhooks, type="direct", durable=True), routing_key=webhooks),  # type: ignore[no-untyped-call]
+        ]
     return app
 
 

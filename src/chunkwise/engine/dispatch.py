@@ -88,6 +88,7 @@ def submit_job(
     owner_id: uuid.UUID | None = None,
     demo: bool = False,
     priority: str = "medium",
+    callback_url: str | None = None,
 ) -> Job:
     """Validate, store and publish a job; raises InvalidJobError or BrokerUnavailableError.
 
@@ -110,6 +111,7 @@ def submit_job(
             owner_id=owner_id,
             demo=demo,
             priority=priority,
+            callback_url=callback_url,
         )
     try:
         publish_chunks(app, job_id=job.id, count=len(specs), priority=priority)

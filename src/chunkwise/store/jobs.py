@@ -29,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from chunkwise.store import webhooks
 from chunkwise.store.clock import db_now
 from chunkwise.store.driver_statements import DriverStatement
 from chunkwise.store.models import (
@@ -65,6 +66,7 @@ _CREATING_JOB = DriverStatement(
         owner_id=bindparam("b_owner", type_=Job.__table__.c.owner_id.type),
         demo=bindparam("b_demo", type_=Boolean()),
         priority=bindparam("b_priority", type_=String(8)),
+        callback_url=bindparam("b_callback", type_=String(2048)),
         created_at=func.coalesce(bindparam("b_created", type_=UTCDateTime()), db_now()),
     )
     .returning(Job.created_at)
@@ -85,8 +87,10 @@ def create_job(
     owner_id: uuid.UUID | None = None,
     demo: bool = False,
     priority: str | None = None,
+    callback_url: str | None = None,
 ) -> Job:
-    """Add a PENDING job and its chunks; the caller's transaction commits them.
+    """Add a PENDING job and its chunks (and its webhook delivery, waiting for the end,
+    when it has a `callback_url`); the caller's transaction commits them.
 
     The Job returned is a snapshot of the new row, not attached to any session.
     """
@@ -101,12 +105,15 @@ def create_job(
         "b_owner": owner_id,
         "b_demo": demo,
         "b_priority": priority,
+        "b_callback": callback_url,
         "b_created": datetime.now(UTC) if connection.dialect.name == "sqlite" else None,
     }
     created_at = _CREATING_JOB.execute(connection, values).rows[0][0]
     # One executemany, not a unit of work per chunk.
     rows = [{"job_id": job_id, "idx": i, "spec": spec} for i, spec in enumerate(specs)]
     connection.execute(insert(Chunk), rows)
+    if callback_url is not None:
+        webhooks.add_waiting_delivery(connection, job_id=job_id, url=callback_url)
     return Job(
         id=job_id,
         kind=kind,
@@ -119,6 +126,7 @@ def create_job(
         owner_id=owner_id,
         demo=demo,
         priority=priority,
+        callback_url=callback_url,
         result=None,
         error=None,
         created_at=created_at,
@@ -197,6 +205,7 @@ def list_chunks(session: Session, *, job_id: uuid.UUID) -> list[Chunk]:
 
 
 def delete_job(session: Session, *, job_id: uuid.UUID) -> None:
+    webhooks.delete_deliveries(session, job_ids=[job_id])
     session.connection().execute(delete(Chunk).where(Chunk.job_id == job_id))
     session.connection().execute(delete(Job).where(Job.id == job_id))
 

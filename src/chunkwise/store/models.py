@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -123,6 +124,8 @@ class Job(Base):
     """Submitted through the demo endpoints: only they show it."""
     priority: Mapped[str | None] = mapped_column(String(8), default=None)
     """high, medium or low: the message priority of its chunks (None: medium)."""
+    callback_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    """Where the job's final view is POSTed once it ends (a webhook delivery)."""
 
     # ix_jobs_state: admission counts the unfinished jobs on every submit; the index keeps
     # that to the few unfinished rows, however many finished ones the table holds.
@@ -184,6 +187,61 @@ class Worker(Base):
     """Chunk task ids (job:index) received and not yet finished."""
     processes: Mapped[int] = mapped_column(Integer, default=1)
     """Pool processes computing chunks on this worker node."""
+    kinds: Mapped[Any] = mapped_column(JSONText, nullable=True, default=None)
+    """The workload kinds this node can run, as its heartbeat last said (None: a node of
+    a release that did not say)."""
+
+
+class WebhookDelivery(Base):
+    """The completion webhook of one job: what is sent, and where delivery stands.
+
+    The row is made with the job (state `waiting`), so a worker finds the deliveries that
+    are due among a few rows, never by scanning the jobs. Its id is the
+    `X-Chunkwise-Delivery` header of every attempt, so a receiver that got an attempt
+    whose answer was lost can drop the retry; the body is fixed once the job has ended, so
+    every attempt sends the same signed bytes.
+    """
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    job_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("jobs.id", ondelete="CASCADE"), unique=True
+    )
+    url: Mapped[str] = mapped_column(String(2048))
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    """The job's final view as sent (None while the job runs)."""
+    state: Mapped[str] = mapped_column(String(16), default="waiting")
+    """waiting (the job runs), pending (an attempt is due at `next_attempt_at`), delivered,
+    or failed (attempts used up, or the retry window closed)."""
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    """While an attempt is under way: no other sender takes the delivery before then."""
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When its job ended: the retry window runs from here."""
+    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    """When it was delivered or given up."""
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+
+
+class WebhookAttempt(Base):
+    """One POST of a webhook delivery, and how it went."""
+
+    __tablename__ = "webhook_attempts"
+
+    delivery_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("webhook_deliveries.id", ondelete="CASCADE"), primary_key=True
+    )
+    number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[float] = mapped_column(Float, default=0.0)
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    """The receiver's HTTP status, or None when no answer came."""
+    error: Mapped[str | None] = mapped_column(String(500), default=None)
+    """Why the attempt did not count as delivered (None once it did)."""
 
 
 class ExpiredJob(Base):

@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
+from chunkwise.store import webhooks
 from chunkwise.store.batching import batches
 from chunkwise.store.jobs import JOB_ENDED
 from chunkwise.store.models import Chunk, ExpiredJob, Job, utcnow
@@ -62,6 +63,7 @@ def expire_finished_jobs(session: Session, *, older_than: datetime, limit: int) 
         session.execute(insert.values(batch))
     removed = 0
     for ids in batches(row[0] for row in rows):
+        webhooks.delete_deliveries(session, job_ids=ids)
         session.execute(delete(Chunk).where(Chunk.job_id.in_(ids)))
         result = session.execute(delete(Job).where(Job.id.in_(ids), JOB_ENDED))
         removed += rows_changed(result)

@@ -1,6 +1,6 @@
 """Worker liveness and chunk leases: each worker process writes a heartbeat row naming
-the chunks it holds; silence past the TTL means the worker is gone and its chunks are
-free to be delivered again.
+the chunks it holds and the workload kinds it runs; silence past the TTL means the worker
+is gone and its chunks are free to be delivered again.
 
 Every timestamp here is the database's (`clock.db_now`), both when written and when
 compared: the workers of a deployment run on hosts whose clocks disagree, and a lease is
@@ -9,7 +9,8 @@ only as good as the one clock its holder and its reapers share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, insert, select, update
@@ -27,26 +28,25 @@ class DeadWorker:
 
 
 def heartbeat(
-    session: Session, *, name: str, holding: Sequence[str] = (), processes: int = 1
+    session: Session,
+    *,
+    name: str,
+    holding: Sequence[str] = (),
+    processes: int = 1,
+    kinds: Sequence[str] | None = None,
 ) -> None:
-    """Say that worker `name` (`processes` computing) is alive now and holds `holding`,
-    adding its row if needed."""
+    """Say that worker `name` (`processes` computing, running the workload `kinds`) is
+    alive now and holds `holding`, adding its row if needed. Kinds None: not said."""
     connection = session.connection()
-    result = connection.execute(
-        update(Worker)
-        .where(Worker.name == name)
-        .values(heartbeat_at=db_now(), holding=list(holding), processes=processes)
-    )
+    said = {
+        "heartbeat_at": db_now(),
+        "holding": list(holding),
+        "processes": processes,
+        "kinds": None if kinds is None else list(kinds),
+    }
+    result = connection.execute(update(Worker).where(Worker.name == name).values(said))
     if not rows_changed(result):
-        connection.execute(
-            insert(Worker).values(
-                name=name,
-                started_at=db_now(),
-                heartbeat_at=db_now(),
-                holding=list(holding),
-                processes=processes,
-            )
-        )
+        connection.execute(insert(Worker).values(name=name, started_at=db_now(), **said))
 
 
 def remove_worker(session: Session, *, name: str) -> None:
@@ -90,3 +90,16 @@ def live_capacity(session: Session, *, ttl_s: float) -> tuple[int, int]:
     )
     nodes, processes = session.execute(query).one()
     return int(nodes), int(processes)
+
+
+def live_kinds(session: Session, *, ttl_s: float, unsaid: Collection[str] = ()) -> dict[str, int]:
+    """How many live workers run each workload kind, by kind.
+
+    A node whose row says no kinds (a release before nodes said) is counted for `unsaid`:
+    the kinds every node runs.
+    """
+    query = select(Worker.kinds).where(Worker.heartbeat_at >= db_now(-ttl_s))
+    counts: Counter[str] = Counter()
+    for kinds in session.scalars(query):
+        counts.update(set(unsaid if kinds is None else kinds))
+    return dict(counts)

@@ -29,7 +29,9 @@ MIN_BEAT_GAP_S = 0.1
 
 
 class Lease:
-    """Writes `name`'s heartbeat and held chunks every `interval_s` until stopped."""
+    """Writes `name`'s heartbeat, held chunks and workload kinds every `interval_s` until
+    stopped. The kinds ride on the heartbeat so that the API offers a kind from another
+    package only while a live node can run it (`api/kind_offer.py`)."""
 
     def __init__(
         self,
@@ -39,12 +41,14 @@ class Lease:
         interval_s: float,
         processes: int = 1,
         holding: Callable[[], Sequence[str]] = tuple,
+        kinds: Sequence[str] | None = None,
     ) -> None:
         self.store = store
         self.name = name
         self.interval_s = interval_s
         self.processes = processes
         self.holding = holding
+        self.kinds = None if kinds is None else list(kinds)
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -64,7 +68,11 @@ class Lease:
         try:
             with self.store.writer() as session:
                 worker_rows.heartbeat(
-                    session, name=self.name, holding=self.holding(), processes=self.processes
+                    session,
+                    name=self.name,
+                    holding=self.holding(),
+                    processes=self.processes,
+                    kinds=self.kinds,
                 )
         except Exception as exc:
             self._in_contact_since = None

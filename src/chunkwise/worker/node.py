@@ -25,10 +25,11 @@ from celery.signals import (
 from celery.worker import state as worker_state
 
 from chunkwise.config import Settings
-from chunkwise.engine.celery_app import create_celery
-from chunkwise.engine.plugins import load_extra_workloads
+from chunkwise.engine.celery_app import create_celery, webhook_queue
+from chunkwise.engine.plugins import load_workloads
 from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.tasks import register_tasks
+from chunkwise.engine.webhooks import Webhooks, register_webhook_task
 from chunkwise.logs import use_json_logs
 from chunkwise.store import Store, cache
 from chunkwise.worker.duties import Duties, Duty
@@ -47,7 +48,7 @@ def default_worker_name() -> str:
 
 def build_worker_app(settings: Settings, store: Store) -> Celery:
     """The Celery app of a worker process, with the chunk task registered."""
-    load_extra_workloads(settings.extra_workloads)
+    load_workloads(settings.extra_workloads)
     app = create_celery(settings)
     runner = ChunkRunner(
         store,
@@ -63,6 +64,7 @@ def build_worker_app(settings: Settings, store: Store) -> Celery:
         retry_backoff_s=settings.chunk_retry_backoff_s,
         hard_time_limit_s=settings.resolved_chunk_hard_time_limit_s,
     )
+    register_webhook_task(app, Webhooks(settings, store, app))
     return app
 
 
@@ -116,6 +118,7 @@ def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> 
     """What the node does beside computing, each on its own interval."""
     reaper = Reaper.for_node(settings, store, app, lease.contact_s)
     retention = Retention(store, result_ttl_s=settings.result_ttl_s)
+    webhooks = Webhooks(settings, store, app)
 
     def bound_cache() -> None:
         with store.writer() as session:
@@ -131,6 +134,7 @@ def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> 
             ),
             Duty("cache bound", settings.cache_evict_interval_s, bound_cache),
             Duty("retention", settings.retention_sweep_interval_s, retention.sweep),
+            Duty("webhooks", settings.webhook_sweep_s, webhooks.sweep),
         ]
     )
 
@@ -150,6 +154,7 @@ def run_worker(
         interval_s=settings.worker_heartbeat_s,
         processes=concurrency,
         holding=held_task_ids,
+        kinds=workload_kinds(),
     )
     duties = node_duties(settings, store, app, lease)
 
@@ -181,7 +186,7 @@ def run_worker(
             f"--hostname={node}",
             f"--concurrency={concurrency}",
             "--pool=prefork",
-            f"--queues={settings.chunk_queue}",
+            f"--queues={settings.chunk_queue},{webhook_queue(settings)}",
             f"--loglevel={loglevel}",
             "--without-gossip",
             "--without-mingle",

@@ -13,13 +13,18 @@ from chunkwise.workloads.base import (
 )
 from chunkwise.workloads.limits import Limit, bounded_by
 from chunkwise.workloads.registry import (
+    BUILT_IN_PACKAGE,
+    built_in_kinds,
     declared_limits,
     get_workload,
+    is_built_in,
     register_workload,
     workload_kinds,
+    workload_package,
 )
 
 __all__ = [
+    "BUILT_IN_PACKAGE",
     "Cacheable",
     "Chunk",
     "ItemList",
@@ -28,8 +33,11 @@ __all__ = [
     "UnknownWorkloadError",
     "Workload",
     "bounded_by",
+    "built_in_kinds",
     "declared_limits",
     "get_workload",
+    "is_built_in",
     "register_workload",
     "workload_kinds",
+    "workload_package",
 ]

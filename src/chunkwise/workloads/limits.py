@@ -7,6 +7,7 @@ engine hands the deployment's values to validation as pydantic context.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,25 @@ class Limit:
     description: str
     minimum: int = 1
     """The smallest value a deployment may set."""
+
+
+LIMIT_NAME = re.compile(r"[a-z][a-z0-9_]*")
+"""A limit's name is the tail of a variable name: CHUNKWISE_<NAME> upper-cased."""
+
+
+def check_limit(limit: Any) -> None:
+    """Raise ValueError unless `limit` is a Limit a deployment can set: a snake_case name,
+    integer bounds, and a default no lower than its minimum."""
+    if not isinstance(limit, Limit):
+        raise ValueError(f"workload limit {limit!r} is not a Limit")
+    if not LIMIT_NAME.fullmatch(limit.name):
+        raise ValueError(f"workload limit name {limit.name!r} is not snake_case")
+    bounds = (limit.default, limit.minimum)
+    if not all(type(bound) is int for bound in bounds) or limit.default < limit.minimum:
+        raise ValueError(
+            f"workload limit {limit.name!r}: default {limit.default!r} is not an integer "
+            f"at or above its minimum {limit.minimum!r}"
+        )
 
 
 def bounded_by(limit: Limit) -> AfterValidator:

@@ -10,16 +10,15 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import time
 import uuid
-from pathlib import Path
 
 import jwt
 from pwdlib import PasswordHash
 
 from chunkwise.config import Settings
+from chunkwise.kept_secrets import kept_secret
 
 API_TOKEN_PREFIX = "cw_"
 """Marks an API token, so it is told from an access token (a JWT) at a glance."""
@@ -45,17 +44,7 @@ def password_matches(password: str, stored_hash: str | None) -> bool:
 
 def signing_key(settings: Settings) -> str:
     """JWT_SECRET, or the install's own key from the data dir (made on first use)."""
-    if settings.jwt_secret:
-        return settings.jwt_secret
-    path = Path(settings.data_dir) / SECRET_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as file:
-        file.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    return settings.jwt_secret or kept_secret(settings.data_dir, SECRET_FILE)
 
 
 def access_token(user_id: uuid.UUID, *, key: str, ttl_s: int) -> str:

@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from chunkwise.api.accounts import credentials
 from chunkwise.api.accounts.caller import CSRF_COOKIE, SESSION_COOKIE, CallerDep
 from chunkwise.api.deps import SettingsDep, StoreDep
-from chunkwise.api.schemas import ErrorBody
 from chunkwise.errors import AuthenticationError, EmailTakenError, InvalidJobError, JobNotFoundError
+from chunkwise.schemas import ErrorBody
 from chunkwise.store import Store
 from chunkwise.store import accounts as account_rows
 from chunkwise.store.accounts import Account

@@ -11,8 +11,8 @@ from chunkwise.api.accounts.caller import CallerDep
 from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.api.finished_jobs import FinishedBody
 from chunkwise.api.routes.jobs import ERRORS, parse_job_id, read_job_body
-from chunkwise.api.schemas import ChunkList, ChunkView
 from chunkwise.engine.celery_app import parse_chunk_task_id
+from chunkwise.schemas import ChunkList, ChunkView
 from chunkwise.store import Store
 from chunkwise.store import workers as worker_rows
 from chunkwise.store.inspection import ChunkRow, job_chunks

@@ -24,9 +24,9 @@ from chunkwise.api.routes.jobs import (
     parse_job_id,
     read_job_body,
 )
-from chunkwise.api.schemas import JobAccepted, JobCreate, JobView
 from chunkwise.config import Settings
 from chunkwise.errors import InvalidJobError
+from chunkwise.schemas import JobAccepted, JobCreate, JobView
 from chunkwise.store import Store
 
 router = APIRouter(prefix="/api/demo/jobs", tags=["demo"])
@@ -70,6 +70,10 @@ def check_demo_limits(body: JobCreate, settings: Settings) -> None:
     if body.chunks > settings.demo_max_chunks:
         raise InvalidJobError(
             f"chunks: the demo allows at most {settings.demo_max_chunks}", field="chunks"
+        )
+    if body.callback_url is not None:  # anyone may call the demo: no POSTs on their behalf
+        raise InvalidJobError(
+            "callback_url: demo jobs send no webhooks; sign in for them", field="callback_url"
         )
     for name, most in bounds[body.kind].items():
         value: Any = body.params.get(name)

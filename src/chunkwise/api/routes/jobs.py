@@ -25,13 +25,14 @@ from chunkwise.api.finished_jobs import (
     FinishedJobCache,
     finished_body,
 )
-from chunkwise.api.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView, Progress
 from chunkwise.config import Settings
 from chunkwise.engine import cancel_job, submit_job
 from chunkwise.engine.admission import AdmissionBounds
+from chunkwise.engine.job_views import job_view
+from chunkwise.engine.webhook_targets import ForbiddenCallbackError, check_at_submit
 from chunkwise.errors import InvalidJobError, JobNotFoundError
-from chunkwise.store import Job, JobState, Store, jobs, retention
-from chunkwise.store.models import utcnow
+from chunkwise.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView
+from chunkwise.store import Job, JobState, Store, jobs, retention, webhooks
 from chunkwise.workloads import workload_kinds
 
 router = APIRouter(prefix="/api/jobs", tags=["jobs"])
@@ -117,11 +118,15 @@ def submit_for(
     demo: bool = False,
     cache: bool = True,
     priority: str = "medium",
+    callback_url: str | None = None,
 ) -> Job:
     """Submit a job with this API's settings: what every surface that creates jobs calls."""
     state = request.app.state
     settings: Settings = state.settings
     check_chunk_count(chunks, settings)
+    if callback_url is not None:
+        check_callback_url(callback_url, settings)
+    state.kind_offer.check(kind)  # a plug-in kind no live worker runs: 400 (api/kind_offer.py)
     job = submit_job(
         state.store,
         state.celery,
@@ -134,6 +139,7 @@ def submit_for(
         owner_id=owner_id,
         demo=demo,
         priority=priority,
+        callback_url=callback_url,
     )
     state.metrics.submitted.labels(kind).inc()
     return job
@@ -162,6 +168,7 @@ def accept_job(
             owner_id=owner_id,
             demo=demo,
             cache=cache,
+            callback_url=body.callback_url,
         )
         accepted = JobAccepted(job_id=job.id, status=job.state)
         location = f"/api/demo/jobs/{job.id}" if demo else f"/api/jobs/{job.id}"
@@ -251,9 +258,15 @@ def read_job_body(
     A job the caller may not see is a 404 like a missing one; `demo` reads demo jobs.
     """
     job = visible_job(store, job_id, settings, caller, demo=demo)
-    body = JOB_VIEW.dump_json(job_view(job))
+    delivery = None
+    if job.callback_url is not None:
+        with store.reader() as session:
+            delivery = webhooks.delivery_of(session, job_id=job_id)
+    body = JOB_VIEW.dump_json(job_view(job, delivery))
     if not job.state.is_terminal or job.finished_at is None:
         return body
+    if delivery is not None and not delivery.settled:
+        return body  # its webhook record still changes: not an ended answer yet
     expires_at = job.finished_at.timestamp() + settings.result_ttl_s
     return finished_body(body, expires_at=expires_at, now=now, owner_id=job.owner_id, demo=job.demo)
 
@@ -312,6 +325,20 @@ def delete(
     return cancel(job_id, store, celery, settings, caller)
 
 
+def check_callback_url(url: str, settings: Settings) -> None:
+    """Refuse a callback URL webhooks may never reach (or any, with no key to sign)."""
+    if not settings.webhook_secret:
+        raise InvalidJobError(
+            "callback_url: this service has no CHUNKWISE_WEBHOOK_SECRET to sign webhooks "
+            "with, so it takes no callback URLs",
+            field="callback_url",
+        )
+    try:
+        check_at_submit(url, allow_private=settings.webhook_allow_private)
+    except ForbiddenCallbackError as exc:
+        raise InvalidJobError(f"callback_url: {exc}", field="callback_url") from None
+
+
 def check_chunk_count(chunks: int, settings: Settings) -> None:
     """Refuse more chunks than CHUNKWISE_MAX_CHUNKS (the schema leaves the bound to settings)."""
     if chunks > settings.max_chunks:
@@ -346,23 +373,3 @@ def parse_job_id(job_id: str) -> uuid.UUID:
         return uuid.UUID(job_id)
     except ValueError:
         raise JobNotFoundError(f"no job with id {job_id!r}: job ids are UUIDs") from None
-
-
-def job_view(job: Job) -> JobView:
-    end = job.finished_at or utcnow()
-    return JobView(
-        job_id=job.id,
-        kind=job.kind,
-        params=job.params,
-        state=job.state,
-        progress=Progress(
-            completed=job.completed_chunks, total=job.total_chunks, cached=job.cached_chunks
-        ),
-        cache=job.use_cache,
-        result=job.result,
-        error=job.error,
-        created_at=job.created_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        duration_sec=round((end - job.created_at).total_seconds(), 3),
-    )

@@ -13,7 +13,7 @@ from chunkwise.api.conditional import NOT_MODIFIED, IfNoneMatch, etag_of, valida
 from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.api.item_pages import item_page, item_text, listable_job
 from chunkwise.api.routes.jobs import ERRORS, parse_job_id, visible_job
-from chunkwise.api.schemas import ResultPage
+from chunkwise.schemas import ResultPage
 
 router = APIRouter(prefix="/api/jobs", tags=["results"])
 RESPONSES: dict[int | str, dict[str, Any]] = {code: ERRORS[code] for code in (400, 404, 409, 503)}

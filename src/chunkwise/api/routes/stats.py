@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.deps import StoreDep
 from chunkwise.api.routes.jobs import ERRORS
-from chunkwise.api.schemas import JobCounts, Stats
+from chunkwise.schemas import JobCounts, Stats
 from chunkwise.store import JobState, Store
 from chunkwise.store.inspection import RATE_WINDOW_S, JobStats, job_stats
 

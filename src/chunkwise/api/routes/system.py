@@ -10,9 +10,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
-from chunkwise.api.deps import HealthDep, SettingsDep
-from chunkwise.api.schemas import ChunkBounds, Health, JobCreate, Readiness, WorkloadKind
-from chunkwise.workloads import Workload, get_workload, workload_kinds
+from chunkwise.api.deps import HealthDep, KindOfferDep, SettingsDep
+from chunkwise.schemas import ChunkBounds, Health, JobCreate, Readiness, WorkloadKind
+from chunkwise.workloads import Workload, get_workload, workload_package
 from chunkwise.workloads.limits import bounded_fields
 
 router = APIRouter(tags=["system"])
@@ -60,15 +60,20 @@ def metrics(request: Request) -> Response:
 
 
 @router.get("/api/kinds")
-async def kinds(settings: SettingsDep) -> list[WorkloadKind]:
+async def kinds(settings: SettingsDep, offer: KindOfferDep) -> list[WorkloadKind]:
     """The workload kinds this service runs: parameters' schema with this service's maxima,
-    limits and chunk bounds; enough to build a form for a kind no client knows."""
+    limits and chunk bounds, enough to build a form for a kind no client knows; the package
+    each comes from and how many live workers run it. A kind from another package is
+    listed only while a live worker runs it."""
+    offered = await run_in_threadpool(offer.offered)
     limits = settings.workload_limits()
     chunk_bounds = ChunkBounds(maximum=settings.max_chunks, default=DEFAULT_CHUNKS)
-    return [_kind(get_workload(kind), limits, chunk_bounds) for kind in workload_kinds()]
+    return [_kind(get_workload(kind), limits, chunk_bounds, workers) for kind, workers in offered]
 
 
-def _kind(workload: Workload[Any], limits: dict[str, int], chunks: ChunkBounds) -> WorkloadKind:
+def _kind(
+    workload: Workload[Any], limits: dict[str, int], chunks: ChunkBounds, workers: int
+) -> WorkloadKind:
     model = workload.params_model
     schema = copy.deepcopy(model.model_json_schema())
     for name, limit in bounded_fields(model).items():
@@ -82,4 +87,6 @@ def _kind(workload: Workload[Any], limits: dict[str, int], chunks: ChunkBounds) 
         params_schema=schema,
         limits={limit.name: limits[limit.name] for limit in workload.limits},
         chunks=chunks,
+        package=workload_package(workload.kind),
+        workers=workers,
     )

@@ -7,7 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.api.routes.jobs import ERRORS
-from chunkwise.api.schemas import WorkerList, WorkerView
+from chunkwise.schemas import WorkerList, WorkerView
 from chunkwise.store import Store
 from chunkwise.store.inspection import WorkerRow, live_worker_rows
 

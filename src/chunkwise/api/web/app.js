@@ -567,6 +567,7 @@ async function jobView(jobId) {
         <span><i class="done"></i>done</span><span><i class="cached"></i>from cache</span></div>
       <div class="chunkmap" id="chunkmap" role="list" aria-label="Chunk map"></div>
       <div id="outcome"></div>
+      <div id="webhook"></div>
     </section>`;
   const started = new Date(job.created_at).getTime();
   let state = { completed: job.progress.completed, total: job.progress.total, cached: job.progress.cached, state: job.state };
@@ -634,8 +635,10 @@ async function jobView(jobId) {
     render();
     await loadChunks();
     await showOutcome(ended);
+    followWebhook(jobId);
   };
-  if (TERMINAL.has(job.state)) { await showOutcome(job); return; }
+  showWebhook(job.webhook);
+  if (TERMINAL.has(job.state)) { await showOutcome(job); followWebhook(jobId, job); return; }
   const tick = setInterval(facts, 1000);
   onLeave(() => clearInterval(tick));
   const stop = follow(jobId, {
@@ -672,6 +675,36 @@ async function showOutcome(job) {
     box.insertAdjacentHTML("beforeend", `<p><a class="button" href="/api/jobs/${job.job_id}/result.txt" download>
       Download all ${fmt(page.total)} items (.txt)</a></p>`);
   } catch { /* not a list result */ }
+}
+
+// The completion webhook: where it goes and each attempt, read again until it settles.
+function showWebhook(webhook) {
+  const box = document.getElementById("webhook");
+  if (!box || !webhook) return;
+  const states = { waiting: "sent when the job ends", pending: "retrying", delivered: "delivered", failed: "given up" };
+  const next = webhook.state === "pending" && webhook.next_attempt_at ? ` · next attempt ${fmtTime(webhook.next_attempt_at)}` : "";
+  const rows = webhook.attempts.map((a) => `<tr><td class="num">${a.number}</td><td>${fmtTime(a.at)}</td>
+    <td class="num">${a.status_code ?? "—"}</td><td class="num">${fmt(Math.round(a.duration_ms))} ms</td>
+    <td>${a.error ? esc(a.error) : "delivered"}</td></tr>`).join("");
+  box.innerHTML = `<h2>Webhook</h2>
+    <p><span class="mono">${esc(webhook.url)}</span> <span class="muted" id="webhook-state" data-state="${esc(webhook.state)}">${esc(states[webhook.state] || webhook.state)}${esc(next)}</span></p>
+    <p class="muted small">Delivery <span class="mono">${esc(webhook.delivery_id)}</span></p>
+    ${webhook.attempts.length ? `<div class="table-wrap"><table aria-label="Webhook attempts"><thead><tr><th>#</th><th>At</th>
+      <th>Status</th><th>Took</th><th>Outcome</th></tr></thead><tbody>${rows}</tbody></table></div>` : ""}`;
+}
+
+async function followWebhook(jobId, known) {
+  let job = known;
+  let live = true;
+  onLeave(() => { live = false; });
+  while (live) {
+    if (!job) { try { job = await api(`/api/jobs/${jobId}`); } catch { return; } }
+    if (!live) return;
+    showWebhook(job.webhook);
+    if (!job.webhook || job.webhook.state === "delivered" || job.webhook.state === "failed") return;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    job = null;
+  }
 }
 
 // History: every job, a page at a time, filtered by state and kind.

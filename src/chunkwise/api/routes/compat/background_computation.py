@@ -28,7 +28,7 @@ from chunkwise.api.routes.jobs import (
     parse_job_id,
     submit_for,
 )
-from chunkwise.api.schemas import JobCreate
+from chunkwise.schemas import JobCreate
 
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {k: ERRORS[k] for k in (401, 404, 503)}
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": "A part is down"}}

@@ -20,7 +20,7 @@ from chunkwise.api.routes.jobs import (
     caller_scope,
     submit_for,
 )
-from chunkwise.api.schemas import JobAccepted
+from chunkwise.schemas import JobAccepted
 
 router = APIRouter(tags=["compat: prime counter (seed 000)"])
 

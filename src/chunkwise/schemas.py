@@ -1,4 +1,5 @@
-"""The API's request and response bodies, separate from the store's models."""
+"""The API's request and response bodies, apart from the store's models so the wire format
+does not follow the tables. The Python client decodes answers into the same models."""
 
 from __future__ import annotations
 
@@ -27,6 +28,12 @@ class JobCreate(BaseModel):
         description="How many chunks to split into; at most CHUNKWISE_MAX_CHUNKS (128 unless "
         "configured), which the service checks.",
     )
+    callback_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        description="An http(s) URL to POST the job's final view to when it ends (a signed "
+        "completion webhook, retried until a 2xx answer).",
+    )
 
 
 class JobAccepted(BaseModel):
@@ -38,6 +45,28 @@ class Progress(BaseModel):
     completed: int = Field(description="Chunks whose partial result is recorded.")
     total: int
     cached: int = Field(default=0, description="Recorded chunks served wholly from the cache.")
+
+
+class WebhookAttemptView(BaseModel):
+    number: int
+    at: datetime = Field(description="When the attempt started.")
+    duration_ms: float
+    status_code: int | None = Field(description="The receiver's answer; null when none came.")
+    error: str | None = Field(description="Why it did not count as delivered; null if it did.")
+
+
+class WebhookView(BaseModel):
+    """A job's completion webhook: where it goes and how delivery went."""
+
+    delivery_id: uuid.UUID = Field(description="The X-Chunkwise-Delivery header of every attempt.")
+    url: str
+    state: Literal["waiting", "pending", "delivered", "failed"] = Field(
+        description="waiting: the job runs; pending: an attempt is due at next_attempt_at; "
+        "delivered: a 2xx answer came; failed: attempts or the retry window ran out."
+    )
+    next_attempt_at: datetime | None = None
+    finished_at: datetime | None = None
+    attempts: list[WebhookAttemptView] = Field(default_factory=list)
 
 
 class JobView(BaseModel):
@@ -55,6 +84,14 @@ class JobView(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     duration_sec: float = Field(description="Seconds from submission to the end, or so far.")
+    callback_url: str | None = Field(
+        default=None, description="Where the job's final view is POSTed when it ends."
+    )
+    webhook: WebhookView | None = Field(
+        default=None,
+        description="Its completion webhook's delivery and attempts (GET /api/jobs/{id} only; "
+        "lists leave it null).",
+    )
 
 
 class JobPage(BaseModel):
@@ -94,6 +131,16 @@ class WorkloadKind(BaseModel):
         description="This service's bounds on the parameters, by name (CHUNKWISE_<NAME>).",
     )
     chunks: ChunkBounds
+    package: str | None = Field(
+        default=None,
+        description="Where the kind comes from: `chunkwise` for the built-in kinds, else the "
+        "distribution (or module) that declares it. None from a service that does not say.",
+    )
+    workers: int | None = Field(
+        default=None,
+        description="How many live worker nodes run the kind. A kind from another package is "
+        "listed only while at least one does. None from a service that does not say.",
+    )
 
 
 ChunkState = Literal["pending", "running", "done"]
