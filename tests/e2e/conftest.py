@@ -44,8 +44,11 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """One browser for the dashboard's tests, closed after them: Playwright's synchronous
+    API keeps an asyncio loop marked running on this thread while it is open, which would
+    make every later `asyncio.run` in the session fail."""
     executable = chromium_path()
     if executable is None:
         pytest.skip("Debian's chromium is not installed (make test installs it where apt can)")

@@ -621,14 +621,17 @@ async function jobView(jobId) {
     facts();
   };
   render();
-  await loadChunks();
+  // The button works from the moment it shows: its handler is attached before any wait.
   const cancel = document.getElementById("cancel");
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try { job = await api(`/api/jobs/${jobId}/cancel`, { method: "POST" }); finish(job); }
     catch (error) { cancel.disabled = false; document.getElementById("outcome").innerHTML = `<p class="error" role="alert">${esc(error.message)}</p>`; }
   });
+  let finished = false;  // by the cancel button or by the stream's end, whichever is first
   const finish = async (ended) => {
+    if (finished) return;
+    finished = true;
     job = ended;
     state = { completed: ended.progress.completed, total: ended.progress.total, cached: ended.progress.cached, state: ended.state };
     cancel.hidden = true;
@@ -637,6 +640,8 @@ async function jobView(jobId) {
     await showOutcome(ended);
     followWebhook(jobId);
   };
+  await loadChunks();
+  if (finished) return;
   showWebhook(job.webhook);
   if (TERMINAL.has(job.state)) { await showOutcome(job); followWebhook(jobId, job); return; }
   const tick = setInterval(facts, 1000);
