@@ -71,6 +71,11 @@ class TransientChunkError(ChunkwiseError):
     """Raised when a chunk failed for a passing reason (a lost connection) and may be retried."""
 
 
+class KindElsewhereError(ChunkwiseError):
+    """Raised when a worker received a chunk of a kind it did not load while a live worker
+    runs that kind: the chunk goes back to the queue, its start not counted."""
+
+
 class ServiceUnavailableError(ChunkwiseError):
     """Raised when a service the request needs (broker, store) does not answer."""
 

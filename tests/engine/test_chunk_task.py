@@ -1,5 +1,6 @@
 """The chunk task and its request, in this process: a chunk that lost a connection is
 retried until its starts are used up, a store outage puts the message back on the queue,
+a chunk of a kind this worker did not load goes back for one that did,
 and the failures Celery sees outside the task (a pool process lost, the hard time limit)
 end the job once they must, acknowledging the message instead of requeueing it forever.
 
@@ -18,13 +19,14 @@ from billiard.einfo import ExceptionInfo
 from billiard.exceptions import WorkerLostError
 from celery import Celery, Task
 from celery.contrib.testing.mocks import TaskMessage
-from celery.exceptions import TimeLimitExceeded
+from celery.exceptions import Retry, TimeLimitExceeded
 
 from chunkwise.engine import ChunkRunner
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK, chunk_task_id
 from chunkwise.engine.tasks import MAX_RETRY_DELAY_S, ChunkRequest, register_tasks, retry_delay_s
-from chunkwise.errors import StoreUnavailableError, TransientChunkError
-from chunkwise.store import Job, Store, jobs
+from chunkwise.errors import KindElsewhereError, StoreUnavailableError, TransientChunkError
+from chunkwise.store import Job, Store, jobs, workers
+from chunkwise.workloads import registry
 from tests.engine.probe_kinds import ProbeKinds, store_job
 
 MAX_ATTEMPTS = 3
@@ -139,6 +141,28 @@ def test_a_store_outage_puts_the_chunk_back_on_the_queue(
     assert result.state == "REJECTED"
     assert result.result.requeue is True
     assert probe_kinds.scripted.computed == []
+    assert stored(store, job_id).state == "PENDING"
+
+
+def test_a_chunk_of_a_kind_not_loaded_here_is_published_again_after_the_first_delay(
+    store: Store, bench: TaskBench, probe_kinds: ProbeKinds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = store_job(store, "scripted", {}, chunks=1)
+    with store.writer() as session:
+        workers.heartbeat(session, name="has-it", kinds=["scripted"])
+    monkeypatch.delitem(registry._WORKLOADS, "scripted")
+    asked: list[dict[str, Any]] = []
+
+    def retry(**options: Any) -> Retry:  # what Celery's would publish, recorded instead
+        asked.append(options)
+        return Retry("handed back")
+
+    monkeypatch.setattr(bench.task, "retry", retry)
+    result = bench.task.apply(args=(str(job_id), 0), task_id=chunk_task_id(job_id, 0))
+
+    assert result.state == "RETRY"
+    assert [options["countdown"] for options in asked] == [0.5]
+    assert isinstance(asked[0]["exc"], KindElsewhereError)
     assert stored(store, job_id).state == "PENDING"
 
 

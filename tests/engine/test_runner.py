@@ -93,7 +93,7 @@ def run(runner: ChunkRunner, job_id: uuid.UUID, index: int = 0) -> ChunkOutcome:
 @pytest.mark.parametrize(
     ("kind", "params", "expected"),
     [
-        ("no_such_kind", {}, "chunk 0 could not be prepared: UnknownWorkloadError"),
+        ("no_such_kind", {}, "chunk 0 could not be run: no live worker runs kind 'no_such_kind'"),
         ("runner_probe", {"behaviour": "pieces"}, "chunk 0 could not be prepared: KeyError"),
         (
             "runner_probe",

@@ -1,6 +1,7 @@
 """What the runner does with each delivered chunk: records it (and the last one finishes
 the job), skips what is no longer owed without computing it, fails the job of a chunk
-past its time limit, and takes cached pieces instead of computing them again.
+past its time limit, takes cached pieces instead of computing them again, and hands a
+chunk of a kind it did not load to a worker that did.
 
 Real SQLite store; the probe kinds of tests/engine/probe_kinds.py."""
 
@@ -8,11 +9,14 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from celery import Celery
 
 from chunkwise.engine import ChunkRunner, cancel_job
 from chunkwise.engine.runner import ChunkOutcome
-from chunkwise.store import Job, Store, jobs
+from chunkwise.errors import KindElsewhereError
+from chunkwise.store import Job, Store, jobs, recovery, workers
+from chunkwise.workloads import registry
 from tests.engine.probe_kinds import ProbeKinds, store_job
 
 
@@ -150,3 +154,42 @@ def test_a_worker_without_the_cache_computes_every_piece(
 
     assert probe_kinds.pieced.computed == [1, 2, 1, 2]
     assert stored(store, job_id).cached_chunks == 0
+
+
+def attempts_of(store: Store, job_id: uuid.UUID, index: int) -> int | None:
+    with store.reader() as session:
+        return recovery.chunk_attempts(session, job_id=job_id, index=index)
+
+
+def test_a_chunk_of_a_kind_not_loaded_here_goes_back_for_a_worker_that_runs_it(
+    store: Store, probe_kinds: ProbeKinds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = store_job(store, "scripted", {}, chunks=2)
+    with store.writer() as session:
+        workers.heartbeat(session, name="has-it", kinds=["scripted", "sum_range"])
+    monkeypatch.delitem(registry._WORKLOADS, "scripted")  # this worker lacks the package
+
+    with pytest.raises(KindElsewhereError, match="'scripted' is not loaded on this worker"):
+        run(ChunkRunner(store, {}), job_id, 1)
+
+    assert attempts_of(store, job_id, 1) == 0  # the start was given back
+    waiting = stored(store, job_id)
+    assert (waiting.state, waiting.completed_chunks, waiting.error) == ("PENDING", 0, None)
+
+
+def test_a_chunk_of_a_kind_no_live_worker_runs_fails_its_job(
+    store: Store, probe_kinds: ProbeKinds, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = store_job(store, "scripted", {}, chunks=2)
+    with store.writer() as session:
+        workers.heartbeat(session, name="built-ins-only", kinds=["sum_range"])
+    monkeypatch.delitem(registry._WORKLOADS, "scripted")
+
+    assert run(ChunkRunner(store, {}), job_id, 0) is ChunkOutcome.FAILED_JOB
+
+    failed = stored(store, job_id)
+    assert failed.state == "FAILURE"
+    assert failed.error == (
+        "chunk 0 could not be run: no live worker runs kind 'scripted' "
+        "(install its package on the workers)"
+    )

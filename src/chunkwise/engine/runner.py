@@ -37,13 +37,19 @@ from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
 
-from chunkwise.errors import StoreOutageError, TransientChunkError
+from chunkwise.errors import KindElsewhereError, StoreOutageError, TransientChunkError
 from chunkwise.logs import log_context
-from chunkwise.store import Store, cache, jobs, recording, results
+from chunkwise.store import Store, cache, jobs, recording, results, workers
 from chunkwise.store.db import is_transient
 from chunkwise.store.models import utcnow
 from chunkwise.store.recording import ChunkStart, JobHeader
-from chunkwise.workloads import Cacheable, ItemList, Workload, get_workload
+from chunkwise.workloads import (
+    Cacheable,
+    ItemList,
+    UnknownWorkloadError,
+    Workload,
+    get_workload,
+)
 from chunkwise.workloads.base import Chunk, Piece
 
 log = logging.getLogger(__name__)
@@ -96,6 +102,7 @@ class ChunkRunner:
         time_limit_s: float | None = None,
         use_cache: bool = True,
         store_outage_s: float = 300.0,
+        worker_ttl_s: float = 3.0,
     ) -> None:
         self.store = store
         self.limits = dict(limits)
@@ -103,6 +110,7 @@ class ChunkRunner:
         self.time_limit_s = time_limit_s
         self.use_cache = use_cache
         self.store_outage_s = store_outage_s
+        self.worker_ttl_s = worker_ttl_s
 
     def run(self, *, job_id: uuid.UUID, index: int, worker: str) -> ChunkOutcome:
         """Compute chunk `index` of `job_id` and record it.
@@ -124,8 +132,8 @@ class ChunkRunner:
             return ChunkOutcome.SKIPPED
         if not start.counted:
             raise ChunkFailure(spent_error(index, start.attempts))
+        workload = self._workload_here(start.job, index)
         with _failing_job(job_id, index, "could not be prepared"):
-            workload = get_workload(start.job.kind)
             pieces = None
             if self.use_cache and start.job.use_cache and _implements(workload, Cacheable):
                 pieces = cast(Cacheable, workload).cache_pieces(start.spec)
@@ -133,6 +141,42 @@ class ChunkRunner:
         with _failing_job(job_id, index, "returned a partial that cannot be stored"):
             _check_storable(computed.partial)
         return self.with_store(lambda: self.record(start.job, workload, index, computed, worker))
+
+    def _workload_here(self, job: JobHeader, index: int) -> Workload[Any]:
+        """The chunk's workload, if this worker loaded its kind.
+
+        Every worker takes chunks from the one queue, but a kind from another package runs
+        only where it is installed. A chunk of a kind this worker lacks goes back to the
+        queue for one of the live workers that run it, its start not counted (raises
+        KindElsewhereError); with no such worker left, its job fails, as it could only wait.
+        """
+        try:
+            return get_workload(job.kind)
+        except UnknownWorkloadError:
+            pass
+        runners = self.with_store(lambda: self._hand_back(job, index))
+        if runners:
+            log.warning(
+                "chunk %s of job %s: kind %r is not loaded here; back to the queue for the "
+                "%d live worker(s) that run it",
+                index,
+                job.id,
+                job.kind,
+                runners,
+            )
+            raise KindElsewhereError(f"kind {job.kind!r} is not loaded on this worker")
+        raise ChunkFailure(
+            f"chunk {index} could not be run: no live worker runs kind {job.kind!r} "
+            "(install its package on the workers)"
+        )
+
+    def _hand_back(self, job: JobHeader, index: int) -> int:
+        """How many live workers run the job's kind; the start is given back if any do."""
+        with self.store.writer() as session:
+            runners = workers.live_kinds(session, ttl_s=self.worker_ttl_s).get(job.kind, 0)
+            if runners:
+                recording.give_back_start(session, job_id=job.id, index=index)
+        return runners
 
     def _start(self, job_id: uuid.UUID, index: int, worker: str) -> ChunkStart | None:
         with self.store.write_connection() as connection:

@@ -22,7 +22,7 @@ from celery.worker.state import task_ready
 from chunkwise.engine.celery_app import RUN_CHUNK_TASK, parse_chunk_task_id
 from chunkwise.engine.dispatch import BROKER_ERRORS, revoke_unfinished
 from chunkwise.engine.runner import ChunkOutcome, ChunkRunner, spent_error
-from chunkwise.errors import StoreOutageError, TransientChunkError
+from chunkwise.errors import KindElsewhereError, StoreOutageError, TransientChunkError
 from chunkwise.store import recovery
 
 log = logging.getLogger(__name__)
@@ -116,6 +116,9 @@ def register_tasks(
         except TransientChunkError as exc:
             retries = self.request.retries or 0
             raise self.retry(exc=exc, countdown=retry_delay_s(retry_backoff_s, retries)) from exc
+        except KindElsewhereError as exc:
+            # Back on the queue after the first retry delay, for a worker that runs the kind.
+            raise self.retry(exc=exc, countdown=retry_backoff_s) from exc
         except StoreOutageError as exc:
             # Back on the queue, unrecorded: the next delivery finds the store again.
             raise Reject(str(exc), requeue=True) from exc

@@ -97,6 +97,12 @@ when both happened."""
 _COUNTS = select(Job.completed_chunks, Job.total_chunks, Job.state).where(
     Job.id == bindparam("b_job")
 )
+_GIVE_BACK_START = (
+    update(Chunk)
+    .where(*_UNRECORDED_CHUNK, Chunk.attempts > 0)
+    .values(attempts=Chunk.attempts - 1, worker=None, started_at=None)
+)
+"""A start taken back: rare (a worker without the chunk's kind), so built per call."""
 # On SQLite these run on the driver's cursor (`store/driver_statements.py`).
 _COUNTING_START = DriverStatement(_COUNT_START)
 _READING_UNCOUNTED = DriverStatement(_READ_UNCOUNTED)
@@ -165,6 +171,13 @@ def start_chunk(
         return None
     row = uncounted[0]
     return ChunkStart(_header(job_id, row), row[5], row[6], counted=False, recorded=bool(row[7]))
+
+
+def give_back_start(session: Session, *, job_id: uuid.UUID, index: int) -> None:
+    """Un-count the last start of chunk `index`, which its worker could not make (it did not
+    load the chunk's kind), so going to another worker does not use up one of its attempts.
+    """
+    session.execute(_GIVE_BACK_START, {"b_job": job_id, "b_index": index})
 
 
 def _header(job_id: uuid.UUID, row: Any) -> JobHeader:

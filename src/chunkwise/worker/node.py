@@ -57,6 +57,7 @@ def build_worker_app(settings: Settings, store: Store) -> Celery:
         time_limit_s=settings.chunk_time_limit_s,
         use_cache=settings.cache_enabled,
         store_outage_s=settings.store_outage_s,
+        worker_ttl_s=settings.worker_ttl_s,
     )
     register_tasks(
         app,
