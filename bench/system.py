@@ -36,17 +36,20 @@ class RunningUp:
 
 
 @contextmanager
-def running_system(*, workers: int, source: str | None = None) -> Iterator[RunningUp]:
+def running_system(
+    *, workers: int, source: str | None = None, settings: Mapping[str, str] | None = None
+) -> Iterator[RunningUp]:
     """Run `chunkwise up --workers N` on a free port until every worker process is alive;
     stop it after.
 
     `source`: a folder holding another build's `chunkwise` package, run instead of this
-    one (a reference measured in the same run).
+    one (a reference measured in the same run). `settings`: CHUNKWISE_* variables for it
+    (those of this environment are left out, so a run does not depend on the shell).
     """
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="chunkwise-bench-") as data_dir:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHUNKWISE_")}
-        env |= {"CHUNKWISE_DATA_DIR": data_dir, "CHUNKWISE_API_PORT": str(port)}
+        env |= {**(settings or {}), "CHUNKWISE_DATA_DIR": data_dir, "CHUNKWISE_API_PORT": str(port)}
         if source is not None:
             env["PYTHONPATH"] = source
         argv = chunkwise_argv("up", "--workers", str(workers))
