@@ -36,7 +36,13 @@ from chunkwise.worker.duties import Duties, Duty
 from chunkwise.worker.housekeeping import Retention
 from chunkwise.worker.lease import Lease
 from chunkwise.worker.reaper import Reaper
-from chunkwise.workloads import get_workload, workload_kinds
+from chunkwise.workloads import (
+    get_workload,
+    is_built_in,
+    unregister_workload,
+    workload_kinds,
+    workload_package,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +116,27 @@ def quiet_per_chunk_logs(loglevel: str) -> None:
 
 
 def warm_up_workloads() -> None:
-    """Compile kernels and build tables before the first chunk arrives."""
+    """Compile kernels and build tables before the first chunk arrives.
+
+    A kind from another package whose warm-up raises is logged and left out of this
+    worker, which then does not report it: the other kinds keep working, and chunks of
+    that kind go to workers where it warmed up. A built-in kind that cannot warm up is a
+    fault of the release, and stops the worker.
+    """
     for kind in workload_kinds():
-        get_workload(kind).warm_up()
+        workload = get_workload(kind)
+        if is_built_in(kind):
+            workload.warm_up()
+            continue
+        try:
+            workload.warm_up()
+        except Exception:
+            log.exception(
+                "workload kind %r (package %s) left out: its warm-up failed",
+                kind,
+                workload_package(kind),
+            )
+            unregister_workload(kind)
 
 
 def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> Duties:
@@ -149,6 +173,10 @@ def run_worker(
     store.guard_forks()  # its threads use the store while Celery forks pool children
     store.upgrade_schema()
     app = build_worker_app(settings, store)
+    # Warm before forking: pool children (replacements too) inherit the compiled kernels,
+    # and the worker reports in (its first beat, at worker_ready) only once it can compute,
+    # naming the kinds that warmed up.
+    warm_up_workloads()
     lease = Lease(
         store,
         name=node,
@@ -167,9 +195,6 @@ def run_worker(
         duties.stop()
         lease.stop()
 
-    # Warm before forking: pool children (replacements too) inherit the compiled kernels,
-    # and the worker reports in (its first beat, at worker_ready) only once it can compute.
-    warm_up_workloads()
     # Frozen objects are never scanned by the collector, so collections in the node or its
     # children do not write to (and so copy) the pages they share after the fork.
     gc.freeze()

@@ -19,6 +19,7 @@ from chunkwise.workloads.registry import (
     get_workload,
     is_built_in,
     register_workload,
+    unregister_workload,
     workload_kinds,
     workload_package,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "get_workload",
     "is_built_in",
     "register_workload",
+    "unregister_workload",
     "workload_kinds",
     "workload_package",
 ]

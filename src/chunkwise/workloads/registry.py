@@ -63,6 +63,15 @@ def register_workload(workload: Workload[Any], *, package: str | None = None) ->
     _PACKAGES[workload.kind] = package or _top_module(workload)
 
 
+def unregister_workload(kind: str) -> None:
+    """Take a kind from another package out again (one that could not warm up, say).
+    Built-in kinds stay: raises ValueError for one."""
+    if kind in _BUILT_IN:
+        raise ValueError(f"workload kind {kind!r} is built in")
+    _WORKLOADS.pop(kind, None)
+    _PACKAGES.pop(kind, None)
+
+
 def is_built_in(kind: str) -> bool:
     """Whether `kind` ships inside chunkwise, so every worker of this release runs it."""
     return kind in _BUILT_IN
