@@ -145,13 +145,21 @@ def submit(
     cache: Annotated[
         bool, typer.Option(help="Take pieces computed before from the chunk cache.")
     ] = True,
+    callback_url: Annotated[
+        str | None,
+        typer.Option(help="POST the job's final view here, signed, when it ends (webhooks)."),
+    ] = None,
 ) -> None:
     """Submit a job through the HTTP API; with --watch, follow it to its result."""
     params = _parse_params(param or [])
     if n is not None:
         params["n"] = n
     with Client() as client:
-        job = _or_exit(lambda: client.submit(kind, params, chunks=chunks, cache=cache))
+        job = _or_exit(
+            lambda: client.submit(
+                kind, params, chunks=chunks, cache=cache, callback_url=callback_url
+            )
+        )
         state = job.accepted.status if job.accepted is not None else "PENDING"
         console.print(f"job [bold]{job.id}[/] accepted ({state})")
         if watch:

@@ -17,6 +17,7 @@ from chunkwise.store import jobs
 from chunkwise.supervisor import is_gone
 from tests.live import LiveSystem
 from tests.waiting import wait_for
+from tests.webhooks.receiver import receiving
 
 pytestmark = pytest.mark.integration
 
@@ -28,6 +29,20 @@ def test_submit_watch_shows_progress_and_the_result(live: LiveSystem) -> None:
     assert done.returncode == 0, done.stderr
     assert "SUCCESS" in done.stdout and "32/32" in done.stdout
     assert '"prime_count": 78498' in done.stdout
+
+
+def test_submit_with_a_callback_url_has_the_job_announced_there(live: LiveSystem) -> None:
+    env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
+    with receiving([204]) as receiver:
+        argv = chunkwise_argv(
+            "submit", "sum_range", "--n", "100", "--chunks", "2", "--callback-url", receiver.url
+        )
+        done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        (delivery,) = wait_for(lambda: receiver.got(1), timeout_s=30, what="the webhook")
+    announced = json.loads(delivery.body)
+    assert announced["job_id"] in done.stdout
+    assert (announced["state"], announced["result"]["sum"]) == ("SUCCESS", 5050)
 
 
 def test_submit_reports_a_rejected_job_and_fails(live: LiveSystem) -> None:
