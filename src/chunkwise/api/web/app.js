@@ -415,6 +415,10 @@ async function newJobView() {
     <div class="field"><label for="chunks">Chunks</label>
       <input id="chunks" name="chunks" type="number" inputmode="numeric" required aria-describedby="chunks-hint err-chunks">
       <div class="hint" id="chunks-hint"></div><div class="error" id="err-chunks" role="alert"></div></div>
+    <div class="field"><label for="callback_url">Callback URL (optional)</label>
+      <input id="callback_url" name="callback_url" type="url" inputmode="url" placeholder="https://example.com/hooks/chunkwise" aria-describedby="callback-hint err-callback_url">
+      <div class="hint" id="callback-hint">When the job ends, its final view is POSTed here, signed with this service's webhook key.</div>
+      <div class="error" id="err-callback_url" role="alert"></div></div>
     <div class="error" id="err-form" role="alert"></div>
     <div class="form-actions"><button type="submit">Submit job</button></div></form>`;
   let kinds;
@@ -479,7 +483,7 @@ function clearErrors() {
 function showFieldError(field, message) {
   const box = document.getElementById(`err-${field}`) || document.getElementById("err-form");
   box.textContent = message;
-  const input = field === "chunks" ? document.getElementById("chunks")
+  const input = field === "chunks" || field === "callback_url" ? document.getElementById(field)
     : field === "kind" ? document.getElementById("kind")
     : document.getElementById(`p-${field.replace(/^params\./, "").split(".")[0]}`);
   if (input) { input.setAttribute("aria-invalid", "true"); input.focus(); }
@@ -531,8 +535,11 @@ async function submitJob(kind) {
     firstError = firstError || "chunks";
   }
   if (firstError) return;
+  const body = { kind: kind.kind, params, chunks };
+  const callback = document.getElementById("callback_url").value.trim();
+  if (callback) body.callback_url = callback;  // the API checks it: scheme, host, address
   try {
-    const accepted = await api("/api/jobs", { method: "POST", body: toJson({ kind: kind.kind, params, chunks }) });
+    const accepted = await api("/api/jobs", { method: "POST", body: toJson(body) });
     location.hash = `#/job/${accepted.job_id}`;
   } catch (error) {
     showFieldError(error.field || "form", error.message);
