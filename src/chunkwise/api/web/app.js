@@ -416,8 +416,8 @@ async function newJobView() {
       <input id="chunks" name="chunks" type="number" inputmode="numeric" required aria-describedby="chunks-hint err-chunks">
       <div class="hint" id="chunks-hint"></div><div class="error" id="err-chunks" role="alert"></div></div>
     <div class="field"><label for="callback_url">Callback URL (optional)</label>
-      <input id="callback_url" name="callback_url" type="url" inputmode="url" placeholder="https://example.com/hooks/chunkwise" aria-describedby="callback-hint err-callback_url">
-      <div class="hint" id="callback-hint">When the job ends, its final view is POSTed here, signed with this service's webhook key.</div>
+      <input id="callback_url" name="callback_url" type="url" inputmode="url" aria-describedby="callback-hint err-callback_url">
+      <div class="hint" id="callback-hint">An http(s) URL of yours: when the job ends, its final view is POSTed there, signed with this service's webhook key.</div>
       <div class="error" id="err-callback_url" role="alert"></div></div>
     <div class="error" id="err-form" role="alert"></div>
     <div class="form-actions"><button type="submit">Submit job</button></div></form>`;
