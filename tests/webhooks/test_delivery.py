@@ -70,6 +70,23 @@ def published(app: Celery) -> list[str]:
     return ids
 
 
+def announced(webhooks: Webhooks, store: Store, app: Celery, url: str) -> tuple[uuid.UUID, str]:
+    """A job with a callback to `url`, ended and swept: its id and its delivery's id."""
+    job_id = job_with_callback(store, url)
+    end_job(store, job_id)
+    webhooks.sweep()
+    [delivery_id] = published(app)
+    return job_id, delivery_id
+
+
+def record_of(store: Store, job_id: uuid.UUID) -> deliveries.DeliveryRecord:
+    """The job's delivery with its attempts, as the store keeps it."""
+    with store.reader() as session:
+        record = deliveries.delivery_of(session, job_id=job_id)
+    assert record is not None
+    return record
+
+
 @pytest.fixture
 def app(memory_celery: Celery) -> Iterator[Celery]:
     published(memory_celery)
@@ -135,22 +152,17 @@ def test_a_claim_that_runs_out_is_taken_again(store: Store, app: Celery) -> None
 def test_a_failed_attempt_is_recorded_and_retried_then_delivered(store: Store, app: Celery) -> None:
     with receiving([500, 204]) as receiver:
         webhooks = Webhooks(settings(webhook_retry_base_s=0.01), store, app)
-        job_id = job_with_callback(store, receiver.url)
-        end_job(store, job_id)
-        webhooks.sweep()
-        [delivery_id] = published(app)
+        job_id, delivery_id = announced(webhooks, store, app, receiver.url)
 
         webhooks.deliver(uuid.UUID(delivery_id))
-        with store.reader() as session:
-            first = deliveries.delivery_of(session, job_id=job_id)
-        assert first is not None and first.state == "pending"
+        first = record_of(store, job_id)
+        assert first.state == "pending"
         assert first.next_attempt_at is not None
         webhooks.deliver(uuid.UUID(delivery_id))
         webhooks.deliver(uuid.UUID(delivery_id))  # a duplicate message: settled, nothing sent
 
-    with store.reader() as session:
-        record = deliveries.delivery_of(session, job_id=job_id)
-    assert record is not None and record.state == "delivered" and record.finished_at is not None
+    record = record_of(store, job_id)
+    assert record.state == "delivered" and record.finished_at is not None
     assert [(a.number, a.status_code, a.error) for a in record.attempts] == [
         (1, 500, "HTTP 500"),
         (2, 204, None),
@@ -169,15 +181,11 @@ def test_a_failed_attempt_is_recorded_and_retried_then_delivered(store: Store, a
 def test_a_delivery_is_given_up_after_its_attempts(store: Store, app: Celery) -> None:
     with receiving([503]) as receiver:
         webhooks = Webhooks(settings(webhook_max_attempts=2, webhook_retry_base_s=0.01), store, app)
-        job_id = job_with_callback(store, receiver.url)
-        end_job(store, job_id)
-        webhooks.sweep()
-        [delivery_id] = published(app)
+        job_id, delivery_id = announced(webhooks, store, app, receiver.url)
         for _ in range(3):
             webhooks.deliver(uuid.UUID(delivery_id))
-    with store.reader() as session:
-        record = deliveries.delivery_of(session, job_id=job_id)
-    assert record is not None and record.state == "failed"
+    record = record_of(store, job_id)
+    assert record.state == "failed"
     assert [a.status_code for a in record.attempts] == [503, 503]
     assert len(receiver.received) == 2
 
@@ -185,14 +193,9 @@ def test_a_delivery_is_given_up_after_its_attempts(store: Store, app: Celery) ->
 def test_a_redirect_is_not_followed(store: Store, app: Celery) -> None:
     with receiving([302], redirect_to="http://169.254.169.254/latest/meta-data/") as receiver:
         webhooks = Webhooks(settings(), store, app)
-        job_id = job_with_callback(store, receiver.url)
-        end_job(store, job_id)
-        webhooks.sweep()
-        [delivery_id] = published(app)
+        job_id, delivery_id = announced(webhooks, store, app, receiver.url)
         webhooks.deliver(uuid.UUID(delivery_id))
-    with store.reader() as session:
-        record = deliveries.delivery_of(session, job_id=job_id)
-    assert record is not None
+    record = record_of(store, job_id)
     [attempt] = record.attempts
     assert attempt.status_code == 302 and "not followed" in (attempt.error or "")
     assert len(receiver.received) == 1
@@ -206,9 +209,7 @@ def test_an_address_refused_at_delivery_is_never_contacted(store: Store, app: Ce
         webhooks.sweep()
         [delivery_id] = published(app)
         webhooks.deliver(uuid.UUID(delivery_id))
-    with store.reader() as session:
-        record = deliveries.delivery_of(session, job_id=job_id)
-    assert record is not None
+    record = record_of(store, job_id)
     [attempt] = record.attempts
     assert attempt.status_code is None and "loopback" in (attempt.error or "")
     assert receiver.received == []
@@ -220,14 +221,10 @@ def test_a_receiver_that_never_answers_times_out(store: Store, app: Celery) -> N
         silent.listen(1)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
         webhooks = Webhooks(settings(webhook_timeout_s=0.3), store, app)
-        job_id = job_with_callback(store, url)
-        end_job(store, job_id)
-        webhooks.sweep()
-        [delivery_id] = published(app)
+        job_id, delivery_id = announced(webhooks, store, app, url)
         webhooks.deliver(uuid.UUID(delivery_id))
-    with store.reader() as session:
-        record = deliveries.delivery_of(session, job_id=job_id)
-    assert record is not None and record.state == "pending"
+    record = record_of(store, job_id)
+    assert record.state == "pending"
     [attempt] = record.attempts
     assert attempt.status_code is None and attempt.error == "no answer within 0.3 s"
 
@@ -235,10 +232,7 @@ def test_a_receiver_that_never_answers_times_out(store: Store, app: Celery) -> N
 def test_retention_removes_a_jobs_delivery_and_attempts(store: Store, app: Celery) -> None:
     with receiving([200]) as receiver:
         webhooks = Webhooks(settings(), store, app)
-        job_id = job_with_callback(store, receiver.url)
-        end_job(store, job_id)
-        webhooks.sweep()
-        [delivery_id] = published(app)
+        _, delivery_id = announced(webhooks, store, app, receiver.url)
         webhooks.deliver(uuid.UUID(delivery_id))
     with store.writer() as session:
         session.execute(update(Job).values(finished_at=datetime(2000, 1, 1, tzinfo=UTC)))
