@@ -38,9 +38,9 @@ from chunkwise.store import Store
 from chunkwise.supervisor import ProcessGroup, Service, install_signal_handlers
 
 READY_TIMEOUT_S = 120.0
+"""How long the workers may take to warm up and the API to answer, on a busy machine."""
 WEBHOOK_SECRET_FILE = "webhook_secret"
 """Under `up`, with CHUNKWISE_WEBHOOK_SECRET empty: the data dir's file that holds the key."""
-"""How long the workers may take to warm up and the API to answer, on a busy machine."""
 CHILD_STOP_GRACE_S = 15.0
 HEALTH_POLL_S = 0.2
 

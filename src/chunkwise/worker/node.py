@@ -124,13 +124,11 @@ def warm_up_workloads() -> None:
     fault of the release, and stops the worker.
     """
     for kind in workload_kinds():
-        workload = get_workload(kind)
-        if is_built_in(kind):
-            workload.warm_up()
-            continue
         try:
-            workload.warm_up()
+            get_workload(kind).warm_up()
         except Exception:
+            if is_built_in(kind):
+                raise
             log.exception(
                 "workload kind %r (package %s) left out: its warm-up failed",
                 kind,
