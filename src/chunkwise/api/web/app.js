@@ -699,7 +699,7 @@ function showWebhook(webhook) {
     <td class="num">${a.status_code ?? "—"}</td><td class="num">${fmt(Math.round(a.duration_ms))} ms</td>
     <td>${a.error ? esc(a.error) : "delivered"}</td></tr>`).join("");
   box.innerHTML = `<h2>Webhook</h2>
-    <p><span class="mono">${esc(webhook.url)}</span> <span class="muted" id="webhook-state" data-state="${esc(webhook.state)}">${esc(states[webhook.state] || webhook.state)}${esc(next)}</span></p>
+    <p><span class="mono webhook-url">${esc(webhook.url)}</span> <span class="muted" id="webhook-state" data-state="${esc(webhook.state)}">${esc(states[webhook.state] || webhook.state)}${esc(next)}</span></p>
     <p class="muted small">Delivery <span class="mono">${esc(webhook.delivery_id)}</span></p>
     ${webhook.attempts.length ? `<div class="table-wrap"><table aria-label="Webhook attempts"><thead><tr><th>#</th><th>At</th>
       <th>Status</th><th>Took</th><th>Outcome</th></tr></thead><tbody>${rows}</tbody></table></div>` : ""}`;
