@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 run: $(VENV)/.installed
 	$(BIN)/chunkwise up
 
-test: $(VENV)/.installed-dev browser compose nginx primecount lint typecheck
+test: $(VENV)/.installed-dev browser compose nginx primecount bubblewrap lint typecheck
 	$(BIN)/pytest
 
 unit: $(VENV)/.installed-dev
@@ -68,6 +68,16 @@ primecount:
 		|| echo "primecount could not be installed: the oracle tests will skip"; \
 	else echo "no primecount and no apt: the oracle tests will skip"; fi
 
+# `make bubblewrap` installs Debian's bubblewrap, in which a test runs the systemd API
+# unit's command with only its state directory writable (tests/deploy_units).
+.PHONY: bubblewrap
+bubblewrap:
+	@if command -v bwrap >/dev/null; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y bubblewrap \
+		|| echo "bubblewrap could not be installed: the systemd unit test will skip"; \
+	else echo "no bwrap and no apt: the systemd unit test will skip"; fi
+
 # `make screenshots` refreshes the dashboard pictures the README shows, from a browser run.
 .PHONY: screenshots
 screenshots: $(VENV)/.installed-dev browser
@@ -85,7 +95,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[all]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python

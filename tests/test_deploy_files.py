@@ -42,7 +42,11 @@ def test_the_compose_file_validates() -> None:
             capture_output=True,
             text=True,
             timeout=120,
-            env={"POSTGRES_PASSWORD": "example", "PATH": "/usr/bin:/bin:/usr/local/bin"},
+            env={
+                "POSTGRES_PASSWORD": "example",
+                "CHUNKWISE_ALLOWED_HOSTS": "chunkwise.example.com",
+                "PATH": "/usr/bin:/bin:/usr/local/bin",
+            },
         )
     finally:
         if made:

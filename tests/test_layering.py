@@ -23,7 +23,7 @@ LAYER = {
     "errors": 0,
     "schemas": 0,
     "logs": 0,
-    "kept_secrets": 0,
+    "probe": 0,
     "config": 1,
     "store": 1,
     "supervisor": 0,

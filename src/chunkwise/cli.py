@@ -109,6 +109,10 @@ def api(
         access_log=access_log,
         loop="auto",
         http="auto",
+        # uvicorn believes X-Forwarded-* from 127.0.0.1 unless told otherwise, which would
+        # let any local client pick its address; only the configured proxies may.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or [],
         # Live progress streams never end on their own; a stop waits this long for them.
         timeout_graceful_shutdown=STREAMS_GRACE_S,
     )
@@ -117,19 +121,25 @@ def api(
 @app.command()
 def worker(
     concurrency: Annotated[
-        int, typer.Option(help="Chunks computed at once (pool processes).", min=1)
-    ] = 1,
+        int | None,
+        typer.Option(
+            help="Chunks computed at once (pool processes); default: this machine's cores.",
+            min=1,
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Option(help="Node name; default chunkwise-<pid>@<host>.")
     ] = None,
     loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
 ) -> None:
-    """Run one worker process that computes chunks from the broker."""
+    """Run a worker node (one per machine): it computes chunks from the broker in a pool
+    of processes, and on SIGTERM drains (CHUNKWISE_WORKER_DRAIN_S) before it exits."""
     from chunkwise.worker import run_worker
 
     settings = get_settings()
     _require_broker(settings)
-    run_worker(settings, concurrency=concurrency, name=name, loglevel=loglevel)
+    processes = concurrency or os.cpu_count() or 1
+    run_worker(settings, concurrency=processes, name=name, loglevel=loglevel)
 
 
 @app.command()
@@ -197,8 +207,13 @@ def flower(
     """Run Flower, Celery's monitor, on the same broker, behind basic auth
     (CHUNKWISE_FLOWER_BASIC_AUTH=user:password). Flower turns the workers' task events on
     while it runs."""
+    import importlib.util
+
     from chunkwise.engine import create_celery
 
+    if importlib.util.find_spec("flower") is None:
+        console.print("[red]Flower is not installed[/]: pip install 'chunkwise[flower]'")
+        raise typer.Exit(2)
     settings = get_settings()
     _require_broker(settings)
     user, sep, password = settings.flower_basic_auth.partition(":")
@@ -376,6 +391,25 @@ def admin_create(
         console.print(f"{email.lower()} is now an admin")
     finally:
         store.dispose()
+
+
+@admin_app.command("webhook-key")
+def admin_webhook_key() -> None:
+    """Print the key webhook bodies are signed with, for receivers to check
+    X-Chunkwise-Signature: CHUNKWISE_WEBHOOK_SECRET, or the one kept in the store."""
+    from chunkwise.store import Store
+    from chunkwise.store.kept_secrets import WEBHOOK_KEY, setting_or_kept
+
+    settings = get_settings()
+    store = Store(settings.resolved_database_url)
+    try:
+        store.upgrade_schema()
+        key = setting_or_kept(
+            store, given=settings.webhook_secret, name=WEBHOOK_KEY, legacy_dir=settings.data_dir
+        )
+    finally:
+        store.dispose()
+    print(key)
 
 
 def _watch_or_cancel(job: Job) -> JobView:

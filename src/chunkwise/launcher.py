@@ -33,14 +33,11 @@ from rich.console import Console
 
 from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
-from chunkwise.kept_secrets import kept_secret
 from chunkwise.store import Store
 from chunkwise.supervisor import ProcessGroup, Service, install_signal_handlers
 
 READY_TIMEOUT_S = 120.0
 """How long the workers may take to warm up and the API to answer, on a busy machine."""
-WEBHOOK_SECRET_FILE = "webhook_secret"
-"""Under `up`, with CHUNKWISE_WEBHOOK_SECRET empty: the data dir's file that holds the key."""
 CHILD_STOP_GRACE_S = 15.0
 HEALTH_POLL_S = 0.2
 
@@ -111,10 +108,6 @@ class LocalSystem(Service):
         database_url = self.settings.resolved_database_url
         _upgrade_schema(database_url)
         self.env |= {"CHUNKWISE_BROKER_URL": broker_url, "CHUNKWISE_DATABASE_URL": database_url}
-        if not self.env.get("CHUNKWISE_WEBHOOK_SECRET"):
-            # One machine, one data dir: the API and the workers share a key made once.
-            key = kept_secret(self.settings.data_dir, WEBHOOK_SECRET_FILE)
-            self.env["CHUNKWISE_WEBHOOK_SECRET"] = key
         for name in self.worker_names:
             self.spawn_worker(name)
         self.spawn_api()

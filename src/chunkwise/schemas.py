@@ -211,9 +211,16 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
-    missing: list[Literal["database", "broker", "workers"]] = Field(
-        description="What keeps the service from running jobs now."
+    missing: list[Literal["database", "broker"]] = Field(
+        description="What keeps this API from taking jobs and answering reads now."
     )
+    workers: int = Field(
+        description="Live worker nodes. Not needed to be ready: with none, jobs queue."
+    )
+
+
+class Liveness(BaseModel):
+    live: Literal[True] = True
 
 
 class ErrorBody(BaseModel):

@@ -13,7 +13,7 @@ from starlette.requests import Request
 
 from chunkwise.api import create_app
 from chunkwise.api.accounts import credentials
-from chunkwise.api.accounts.rate_limits import client_ip
+from chunkwise.api.accounts.rate_limits import TrustedProxies, client_ip
 from chunkwise.api.app import PublicWithoutAccountsError
 from chunkwise.config import Settings
 from chunkwise.store import Job
@@ -97,6 +97,15 @@ def test_without_credentials_every_job_route_is_401(accounts: Api) -> None:
     assert accounts.http.post("/api/jobs", json=body).status_code == 401
     bad = {"Authorization": "Bearer not-a-token"}
     assert accounts.http.get("/api/jobs", headers=bad).status_code == 401
+
+
+def test_the_monitoring_routes_need_a_caller_where_accounts_are_on(accounts: Api) -> None:
+    for path in ("/api/workers", "/api/stats"):
+        assert accounts.http.get(path).status_code == 401, path
+    register(accounts, "watcher@example.com")
+    signed_in = login(accounts, "watcher@example.com")
+    for path in ("/api/workers", "/api/stats"):
+        assert accounts.http.get(path, headers=signed_in).status_code == 200, path
 
 
 def test_another_users_job_is_404_on_every_route_and_never_listed(accounts: Api) -> None:
@@ -202,13 +211,6 @@ def test_the_api_refuses_to_serve_others_with_accounts_off(tmp_path: Path) -> No
     create_app(Settings(**fields, auth_enabled=False, allow_public_noauth=True))  # type: ignore[arg-type]
 
 
-def test_the_signing_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path)
-    key = credentials.signing_key(settings)
-    assert credentials.signing_key(settings) == key and len(key) >= 32
-    assert (tmp_path / "jwt_secret").stat().st_mode & 0o777 == 0o600
-
-
 def test_every_answer_carries_the_security_headers(accounts: Api) -> None:
     for path in ("/", "/health", "/ui/app.js", "/api/jobs"):
         headers = accounts.http.get(path).headers
@@ -268,6 +270,9 @@ def test_another_users_expired_job_is_a_plain_404(serve: ServeInProcess) -> None
         ("10.0.0.2", "198.51.100.1", "198.51.100.1"),
         ("10.0.0.2", "6.6.6.6, 198.51.100.1", "198.51.100.1"),  # the client cannot pick
         ("10.0.0.2", "not-an-ip", "10.0.0.2"),
+        ("172.18.0.7", "198.51.100.1", "198.51.100.1"),  # a proxy by its range
+        ("172.18.0.7", "172.18.0.3, 198.51.100.1", "198.51.100.1"),
+        ("172.32.0.7", "198.51.100.1", "172.32.0.7"),  # just outside the range
     ],
 )
 def test_the_client_ip_is_trusted_from_x_forwarded_for_only_behind_a_proxy(
@@ -278,4 +283,5 @@ def test_the_client_ip_is_trusted_from_x_forwarded_for_only_behind_a_proxy(
         "client": (peer, 1234),
         "headers": [(b"x-forwarded-for", forwarded.encode())],
     }
-    assert client_ip(Request(scope), frozenset({"10.0.0.2"})) == expected
+    proxies = TrustedProxies(Settings(trusted_proxies="10.0.0.2,172.16.0.0/12").trusted_proxies)
+    assert client_ip(Request(scope), proxies) == expected

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from chunkwise.store import workers as worker_rows
-from tests.api.in_process import Api
+from tests.api.in_process import Api, ServeInProcess
 from tests.waiting import wait_for
 
 
@@ -59,18 +59,39 @@ def test_metrics_match_the_jobs_run(api: Api) -> None:
     assert re.search(latency, text), text
 
 
-def test_ready_names_what_is_missing(api: Api) -> None:
+def test_ready_needs_the_store_and_broker_but_no_worker(api: Api) -> None:
+    # No worker yet: ready all the same, since jobs queue and reads work.
     response = api.http.get("/ready")
-    assert response.status_code == 503
-    assert response.json() == {"ready": False, "missing": ["workers"]}
+    assert response.status_code == 200
+    assert response.json() == {"ready": True, "missing": [], "workers": 0}
     with api.store.writer() as session:
         worker_rows.heartbeat(session, name="w@host", processes=1)
     ready = wait_for(
-        lambda: (answer := api.http.get("/ready")).status_code == 200 and answer,
+        lambda: (answer := api.http.get("/ready")).json()["workers"] == 1 and answer,
         timeout_s=10,
         what="the next health probe to see the worker",
     )
-    assert ready.json() == {"ready": True, "missing": []}
+    assert ready.json() == {"ready": True, "missing": [], "workers": 1}
+
+
+def test_the_probe_paths_answer_any_host_and_the_rest_do_not(serve: ServeInProcess) -> None:
+    with serve(allowed_hosts=["chunkwise.example.com"]) as api:
+        for path in ("/live", "/ready", "/health"):
+            assert api.http.get(path, headers={"Host": "127.0.0.1:8000"}).status_code == 200
+        assert api.http.get("/api/kinds", headers={"Host": "127.0.0.1:8000"}).status_code == 400
+        named = {"Host": "chunkwise.example.com"}
+        assert api.http.get("/api/kinds", headers=named).status_code == 200
+
+
+def test_metrics_need_the_token_when_one_is_set(serve: ServeInProcess) -> None:
+    # Prometheus scrapes a replica by its address: with a token, any Host will do.
+    with serve(metrics_token="scrape-me", allowed_hosts=["chunkwise.example.com"]) as api:
+        assert api.http.get("/metrics").status_code == 401
+        wrong = api.http.get("/metrics", headers={"Authorization": "Bearer guess"})
+        assert wrong.status_code == 401
+        bearer = {"Authorization": "Bearer scrape-me", "Host": "10.1.2.3:8000"}
+        right = api.http.get("/metrics", headers=bearer)
+        assert right.status_code == 200 and "chunkwise_" in right.text
 
 
 def test_every_answer_carries_a_request_id(api: Api) -> None:

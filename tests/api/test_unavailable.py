@@ -38,6 +38,14 @@ def client(settings: Settings) -> Iterator[httpx.Client]:
         yield client
 
 
+def test_with_the_broker_down_the_api_is_live_but_not_ready(client: httpx.Client) -> None:
+    # A liveness probe that failed here would get every API restarted by a broker outage.
+    assert client.get("/live").status_code == 200
+    ready = client.get("/ready")
+    assert ready.status_code == 503
+    assert ready.json() == {"ready": False, "missing": ["broker"], "workers": 0}
+
+
 def test_health_is_503_naming_the_broker(client: httpx.Client) -> None:
     response = client.get("/health")
     assert response.status_code == 503

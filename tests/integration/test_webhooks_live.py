@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chunkwise.launcher import WEBHOOK_SECRET_FILE
 from tests.live import WEBHOOK_SECRET, LiveSystem, live_system
 from tests.waiting import wait_for
 from tests.webhooks.receiver import Received, receiving
@@ -106,7 +108,7 @@ def test_a_callback_to_the_metadata_address_is_refused_at_submit(live: LiveSyste
     assert live.http.get("/api/jobs").json()["total"] == before
 
 
-def test_up_signs_with_a_key_it_makes_once_when_none_is_set(tmp_path: Path) -> None:
+def test_up_signs_with_the_key_the_store_keeps_when_none_is_set(tmp_path: Path) -> None:
     with (
         receiving([200]) as receiver,
         live_system(tmp_path, workers=1, extra_env={"CHUNKWISE_WEBHOOK_SECRET": ""}) as system,
@@ -115,6 +117,13 @@ def test_up_signs_with_a_key_it_makes_once_when_none_is_set(tmp_path: Path) -> N
         response = system.http.post("/api/jobs", json=body)
         assert response.status_code == 202, response.text
         [request] = wait_for(lambda: receiver.got(1), timeout_s=30, what="the webhook")
-    key = (tmp_path / WEBHOOK_SECRET_FILE).read_text().strip()
+    shown = subprocess.run(
+        [sys.executable, "-m", "chunkwise", "admin", "webhook-key"],
+        env={**os.environ, "CHUNKWISE_DATABASE_URL": f"sqlite:///{tmp_path / 'chunkwise.db'}"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = shown.stdout.strip()
     expected = hmac.new(key.encode(), request.body, hashlib.sha256).hexdigest()
     assert request.headers["X-Chunkwise-Signature"] == f"sha256={expected}"

@@ -3,12 +3,15 @@ duties, which run on their own thread, each on its own interval."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from chunkwise.probe import ALIVE_FILE_NAME, check_worker
 from chunkwise.store import Store
 from chunkwise.store import workers as worker_rows
 from chunkwise.worker.duties import Duties, Duty
@@ -123,3 +126,24 @@ def test_a_node_that_just_regained_the_store_does_not_reap(store: Store) -> None
     assert beats_of(store, "peer") == ["x:1"]
     contact["s"] = 1.5
     assert reaper.in_contact()
+
+
+def test_the_alive_file_is_touched_even_while_the_store_is_away(
+    store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def away(session: Any, **kwargs: Any) -> None:
+        raise ConnectionError("the store is restarting")
+
+    monkeypatch.setattr(worker_rows, "heartbeat", away)
+    alive = tmp_path / ALIVE_FILE_NAME
+    lease = Lease(store, name="w", interval_s=0.05, alive_file=alive)
+    assert check_worker(tmp_path) is not None  # no file yet: not alive
+    lease.start()
+    try:
+        assert check_worker(tmp_path) is None
+        first = alive.stat().st_mtime_ns
+        wait_for(lambda: alive.stat().st_mtime_ns > first, timeout_s=10, what="a later touch")
+    finally:
+        lease.stop()
+    os.utime(alive, (time.time() - 3600, time.time() - 3600))
+    assert "last went round" in str(check_worker(tmp_path))

@@ -3,7 +3,8 @@
 Middleware, outermost first: a request id for the logs and the answer (`request_ids`),
 security headers on every answer (`security_headers`),
 the Host header is checked against ALLOWED_HOSTS (a page
-on another name that resolves to this machine, DNS rebinding, gets 400), then the body
+on another name that resolves to this machine, DNS rebinding, gets 400; the probe paths
+are left out, `host_check`), then the body
 size, then requests from other sites (`cross_site`), then form bodies are read as JSON,
 then CORS.
 """
@@ -18,7 +19,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from chunkwise import __version__
 from chunkwise.api.accounts import credentials
@@ -27,6 +27,7 @@ from chunkwise.api.cross_site import CrossSiteGuardMiddleware
 from chunkwise.api.error_status import http_status
 from chunkwise.api.finished_jobs import FinishedJobCache
 from chunkwise.api.health import HealthMonitor
+from chunkwise.api.host_check import HostCheckMiddleware
 from chunkwise.api.kind_offer import KindOffer
 from chunkwise.api.metrics import ApiMetrics, RequestTimingMiddleware
 from chunkwise.api.progress_feed import ProgressFeed
@@ -71,10 +72,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, celery, ttl_s=settings.worker_ttl_s, interval_s=settings.health_probe_interval_s
     )
     progress_feed = ProgressFeed(store, interval_s=settings.progress_poll_interval_s)
+    signing_key = credentials.SigningKey(settings, store)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store.upgrade_schema()
+        signing_key()  # read (or made) now, not on the first login
         monitor.start()
         yield
         await progress_feed.stop()
@@ -97,7 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         store, ttl_s=settings.worker_ttl_s, max_age_s=settings.live_kinds_cache_s
     )
     app.state.progress_feed = progress_feed
-    app.state.signing_key = credentials.signing_key(settings)
+    app.state.signing_key = signing_key
     app.state.rate_limits = RateLimits(settings)
     app.state.metrics = ApiMetrics(store, celery, ttl_s=settings.worker_ttl_s)
     app.include_router(dashboard.router)
@@ -126,7 +129,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(CrossSiteGuardMiddleware, allowed_origins=settings.cors_origins)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts, www_redirect=False
+        HostCheckMiddleware,
+        allowed_hosts=settings.trusted_hosts,
+        metrics_need_token=bool(settings.metrics_token),
     )
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -28,6 +28,7 @@ from chunkwise.engine.webhook_sender import WebhookSender
 from chunkwise.schemas import JobView
 from chunkwise.store import Store, jobs
 from chunkwise.store import webhooks as deliveries
+from chunkwise.store.kept_secrets import WEBHOOK_KEY, setting_or_kept
 from chunkwise.store.webhooks import AttemptRecord, Outcome
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,9 @@ class Webhooks:
         self.app = app
         self.queue = webhook_queue(settings)
         self.sender = WebhookSender(
-            secret=settings.webhook_secret,
+            secret=setting_or_kept(
+                store, given=settings.webhook_secret, name=WEBHOOK_KEY, legacy_dir=settings.data_dir
+            ),
             timeout_s=settings.webhook_timeout_s,
             allow_private=settings.webhook_allow_private,
         )

@@ -329,3 +329,14 @@ class CompatTask(Base):
 
 # Outside the Job class so retention's sweep finds expired jobs by a range scan.
 Index("ix_jobs_finished_at", Job.finished_at)
+
+
+class KeptSecret(Base):
+    """A key the deployment made for itself once (the access-token signing key, the
+    webhook signing key), kept here so that every API replica and worker shares it."""
+
+    __tablename__ = "kept_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

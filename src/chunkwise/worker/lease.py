@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from chunkwise.errors import ServiceUnavailableError
 from chunkwise.store import Store
@@ -42,6 +43,7 @@ class Lease:
         processes: int = 1,
         holding: Callable[[], Sequence[str]] = tuple,
         kinds: Sequence[str] | None = None,
+        alive_file: Path | None = None,
     ) -> None:
         self.store = store
         self.name = name
@@ -49,6 +51,7 @@ class Lease:
         self.processes = processes
         self.holding = holding
         self.kinds = None if kinds is None else list(kinds)
+        self.alive_file = alive_file
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -56,6 +59,7 @@ class Lease:
 
     def start(self) -> None:
         self.beat()
+        self._show_alive()
         self._thread = threading.Thread(target=self._run, name="chunkwise-lease", daemon=True)
         self._thread.start()
 
@@ -110,6 +114,18 @@ class Lease:
             time.sleep(MIN_BEAT_GAP_S)  # let a burst of arrivals share one write
             self._wake.clear()
             self.beat()
+            self._show_alive()
+
+    def _show_alive(self) -> None:
+        """Touch the alive file (`python -m chunkwise.probe worker` reads its age): each
+        round, whether or not the store answered, since a store outage is no reason for
+        an orchestrator to restart the worker."""
+        if self.alive_file is None:
+            return
+        try:
+            self.alive_file.touch()
+        except OSError as exc:
+            log.warning("could not touch %s: %s", self.alive_file, exc)
 
 
 def _is_bug(exc: BaseException) -> bool:

@@ -98,11 +98,13 @@ def _check_csrf(request: Request) -> None:
         raise AuthenticationError("missing or wrong X-CSRF-Token for a cookie session")
 
 
-def _account_of(store: Store, token: str, key: str) -> Account | None:
+def _account_of(store: Store, token: str, key: credentials.SigningKey) -> Account | None:
+    if not token.startswith(credentials.API_TOKEN_PREFIX):
+        key()  # before the read session: the first call may write the key
     with store.reader() as session:
         if token.startswith(credentials.API_TOKEN_PREFIX):
             return account_for_token(session, token_hash=credentials.token_hash(token))
-        user_id = credentials.user_of_access_token(token, key=key)
+        user_id = credentials.user_of_access_token(token, key=key())
         return None if user_id is None else get_account(session, user_id=user_id)
 
 

@@ -2,8 +2,8 @@
 
 - Passwords: Argon2id through pwdlib, with its recommended parameters.
 - Access tokens: short-lived JWTs (HS256) from login, signed with JWT_SECRET; when that is
-  unset, a random key made once and kept in the data dir (mode 0600), so every API process
-  of one install signs alike and a restart keeps sessions.
+  unset, a random key made once and kept in the store (`store/kept_secrets.py`), so every
+  API replica signs alike, wherever it runs, and a restart keeps sessions.
 - API tokens: 256 random bits, shown once; the store keeps their SHA-256 only.
 """
 
@@ -18,12 +18,12 @@ import jwt
 from pwdlib import PasswordHash
 
 from chunkwise.config import Settings
-from chunkwise.kept_secrets import kept_secret
+from chunkwise.store import Store
+from chunkwise.store.kept_secrets import ACCESS_TOKEN_KEY, setting_or_kept
 
 API_TOKEN_PREFIX = "cw_"
 """Marks an API token, so it is told from an access token (a JWT) at a glance."""
 JWT_ALGORITHM = "HS256"
-SECRET_FILE = "jwt_secret"
 
 _hasher = PasswordHash.recommended()
 _DUMMY_HASH = _hasher.hash("an unknown account's password is checked against this")
@@ -42,9 +42,25 @@ def password_matches(password: str, stored_hash: str | None) -> bool:
     return _hasher.verify(password, stored_hash)
 
 
-def signing_key(settings: Settings) -> str:
-    """JWT_SECRET, or the install's own key from the data dir (made on first use)."""
-    return settings.jwt_secret or kept_secret(settings.data_dir, SECRET_FILE)
+class SigningKey:
+    """The key access tokens are signed with: JWT_SECRET, or the deployment's own key
+    from the store, read once. Not read at construction: the app is built before its
+    lifespan brings the store's schema up; the lifespan reads it right after."""
+
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+        self._key: str | None = None
+
+    def __call__(self) -> str:
+        if self._key is None:
+            self._key = setting_or_kept(
+                self.store,
+                given=self.settings.jwt_secret,
+                name=ACCESS_TOKEN_KEY,
+                legacy_dir=self.settings.data_dir,
+            )
+        return self._key
 
 
 def access_token(user_id: uuid.UUID, *, key: str, ttl_s: int) -> str:

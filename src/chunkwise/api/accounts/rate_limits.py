@@ -3,8 +3,9 @@
 or on the broker's Redis server when several API processes must share them.
 
 The client's IP is the socket's peer, or the last address X-Forwarded-For adds before a
-trusted proxy when the peer is one (TRUSTED_PROXIES): a client cannot pick its own IP by
-sending the header.
+trusted proxy when the peer is one (TRUSTED_PROXIES, addresses or CIDR ranges, since a
+proxy in a container has no fixed address): a client cannot pick its own IP by sending
+the header.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import time
+from collections.abc import Iterable
 
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
@@ -29,7 +31,7 @@ class RateLimits:
         self.demo = parse(settings.demo_rate_limit)
         self.jobs = parse(settings.job_rate_limit)
         self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_url))
-        self.trusted_proxies = frozenset(settings.trusted_proxies)
+        self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
 
     def hit_demo(self, request: Request) -> None:
         self._hit(self.demo, "demo", client_ip(request, self.trusted_proxies), "from your address")
@@ -47,7 +49,23 @@ class RateLimits:
         )
 
 
-def client_ip(request: Request, trusted_proxies: frozenset[str]) -> str:
+class TrustedProxies:
+    """The proxies whose X-Forwarded-For is believed: `address in proxies`."""
+
+    def __init__(self, entries: Iterable[str]) -> None:
+        self.networks = tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+    def __contains__(self, address: object) -> bool:
+        if not isinstance(address, str) or not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in network for network in self.networks)
+
+
+def client_ip(request: Request, trusted_proxies: TrustedProxies) -> str:
     """The client's address: the peer's, or the one X-Forwarded-For gives before the
     trusted proxies, when the peer is one of them."""
     peer = request.client.host if request.client else "unknown"

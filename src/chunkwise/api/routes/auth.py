@@ -125,7 +125,7 @@ async def login(request: Request, settings: SettingsDep) -> AccessToken:
     same 401, in the same time."""
     given = await _credentials_of(request)
     account = await run_in_threadpool(_check_password, request.app.state.store, given)
-    key: str = request.app.state.signing_key
+    key: str = await run_in_threadpool(request.app.state.signing_key)
     token = credentials.access_token(account.id, key=key, ttl_s=settings.access_token_ttl_s)
     return AccessToken(access_token=token, expires_in=settings.access_token_ttl_s)
 
@@ -136,7 +136,7 @@ async def open_session(request: Request, response: Response, settings: SettingsD
     cookie whose value unsafe requests must echo in X-CSRF-Token."""
     given = await _credentials_of(request)
     account = await run_in_threadpool(_check_password, request.app.state.store, given)
-    key: str = request.app.state.signing_key
+    key: str = await run_in_threadpool(request.app.state.signing_key)
     token = credentials.access_token(account.id, key=key, ttl_s=settings.access_token_ttl_s)
     secure = request.url.scheme == "https"
     common: dict[str, Any] = {

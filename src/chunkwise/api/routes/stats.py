@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.accounts.caller import CallerDep
 from chunkwise.api.deps import StoreDep
 from chunkwise.api.routes.jobs import ERRORS
 from chunkwise.schemas import JobCounts, Stats
@@ -14,9 +15,10 @@ from chunkwise.store.inspection import RATE_WINDOW_S, JobStats, job_stats
 router = APIRouter(prefix="/api/stats", tags=["stats"])
 
 
-@router.get("", responses={503: ERRORS[503]})
-async def stats(store: StoreDep) -> Stats:
-    """Jobs by state, the average duration of succeeded jobs, chunks/s over the last minute."""
+@router.get("", responses={k: ERRORS[k] for k in (401, 503)})
+async def stats(store: StoreDep, _: CallerDep) -> Stats:
+    """Jobs by state, the average duration of succeeded jobs, chunks/s over the last minute
+    (signed-in callers only, where accounts are on)."""
     read = await run_in_threadpool(_read, store)
     by_state = {state.value: read.by_state.get(state.value, 0) for state in JobState}
     return Stats(

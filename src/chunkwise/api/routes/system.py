@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hmac
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -11,7 +12,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.deps import HealthDep, KindOfferDep, SettingsDep
-from chunkwise.schemas import ChunkBounds, Health, JobCreate, Readiness, WorkloadKind
+from chunkwise.errors import AuthenticationError
+from chunkwise.schemas import (
+    ChunkBounds,
+    ErrorBody,
+    Health,
+    JobCreate,
+    Liveness,
+    Readiness,
+    WorkloadKind,
+)
 from chunkwise.workloads import Workload, get_workload, workload_package
 from chunkwise.workloads.limits import bounded_fields
 
@@ -29,34 +39,50 @@ async def health(monitor: HealthDep) -> JSONResponse:
     return JSONResponse(body.model_dump(), status_code=200 if body.status == "ok" else 503)
 
 
+@router.get("/live")
+async def live() -> Liveness:
+    """The process answers: the liveness probe. It asks nothing of the store or the
+    broker, so an outage of either never gets every API restarted at once."""
+    return Liveness()
+
+
 @router.get(
     "/ready",
     responses={
-        200: {"model": Readiness, "description": "Ready for jobs"},
+        200: {"model": Readiness, "description": "Ready: takes jobs and answers reads"},
         503: {"model": Readiness, "description": "Not ready: `missing` says why"},
     },
 )
 async def ready(monitor: HealthDep) -> JSONResponse:
-    """Ready for jobs: the store and the broker answer and at least one worker is live.
-    For load balancers and orchestrators; /health stays as it is."""
+    """The readiness probe: the store and the broker answer. No live worker is needed:
+    jobs queue until one comes, and reads work meanwhile. /health stays as it is."""
     body = monitor.report() if monitor.running else await run_in_threadpool(monitor.report)
     missing = [part for part in ("database", "broker") if getattr(body, part) != "ok"]
-    if body.workers == 0:
-        missing.append("workers")
-    answer = Readiness(ready=not missing, missing=missing)
+    answer = Readiness(ready=not missing, missing=missing, workers=body.workers)
     return JSONResponse(answer.model_dump(), status_code=503 if missing else 200)
 
 
 @router.get(
     "/metrics",
     response_class=PlainTextResponse,
-    responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+        401: {"model": ErrorBody, "description": "CHUNKWISE_METRICS_TOKEN is set and not given"},
+    },
 )
-def metrics(request: Request) -> Response:
+def metrics(request: Request, settings: SettingsDep) -> Response:
     """Prometheus metrics: this process's requests and submissions, and the store's jobs,
-    chunks and workers at this moment."""
+    chunks and workers at this moment. With CHUNKWISE_METRICS_TOKEN set, only for
+    `Authorization: Bearer <token>`."""
+    if settings.metrics_token and not _bears(request, settings.metrics_token):
+        raise AuthenticationError("GET /metrics needs the metrics token (Bearer)")
     registry = request.app.state.metrics.registry
     return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+def _bears(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
 
 
 @router.get("/api/kinds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.accounts.caller import CallerDep
 from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.api.routes.jobs import ERRORS
 from chunkwise.schemas import WorkerList, WorkerView
@@ -14,9 +15,10 @@ from chunkwise.store.inspection import WorkerRow, live_worker_rows
 router = APIRouter(prefix="/api/workers", tags=["workers"])
 
 
-@router.get("", responses={503: ERRORS[503]})
-async def workers(store: StoreDep, settings: SettingsDep) -> WorkerList:
-    """Workers heard from within CHUNKWISE_WORKER_TTL_S, with their load and progress."""
+@router.get("", responses={k: ERRORS[k] for k in (401, 503)})
+async def workers(store: StoreDep, settings: SettingsDep, _: CallerDep) -> WorkerList:
+    """Workers heard from within CHUNKWISE_WORKER_TTL_S, with their load and progress
+    (signed-in callers only, where accounts are on: it names the hosts)."""
     rows = await run_in_threadpool(_read, store, settings.worker_ttl_s)
     return WorkerList(items=[_view(row) for row in rows])
 
