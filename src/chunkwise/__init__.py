@@ -7,7 +7,17 @@ client on first use: `import chunkwise` stays light, for the workers that import
 from __future__ import annotations
 
 import importlib
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
+
+
+def _installed_version() -> str:
+    """The version pyproject.toml gives, the one place it is written, as installed."""
+    try:
+        return version("chunkwise")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "0+unknown"
+
 
 if TYPE_CHECKING:
     from chunkwise.client import (
@@ -21,7 +31,7 @@ if TYPE_CHECKING:
         JobFailed,
     )
 
-__version__ = "0.1.0"
+__version__ = _installed_version()
 
 __all__ = [
     "ApiError",

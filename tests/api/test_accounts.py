@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -97,6 +98,20 @@ def test_without_credentials_every_job_route_is_401(accounts: Api) -> None:
     assert accounts.http.post("/api/jobs", json=body).status_code == 401
     bad = {"Authorization": "Bearer not-a-token"}
     assert accounts.http.get("/api/jobs", headers=bad).status_code == 401
+
+
+def test_a_login_made_on_one_replica_works_on_every_other(
+    serve: ServeInProcess, tmp_path: Path
+) -> None:
+    # Replicas share the store and nothing else: each has a data dir of its own.
+    replicas = [tmp_path / "replica-1", tmp_path / "replica-2", tmp_path / "replica-3"]
+    with ExitStack() as stack:
+        apis = [stack.enter_context(serve(auth_enabled=True, data_dir=d)) for d in replicas]
+        register(apis[0], "shared@example.com")
+        token = login(apis[0], "shared@example.com")
+        answers = [api.http.get("/api/auth/me", headers=token).status_code for api in apis]
+    assert answers == [200, 200, 200]
+    assert not any(any(d.iterdir()) for d in replicas if d.exists())  # no key file in any
 
 
 def test_the_monitoring_routes_need_a_caller_where_accounts_are_on(accounts: Api) -> None:
