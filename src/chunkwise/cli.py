@@ -1,40 +1,119 @@
-"""The `chunkwise` command: run the system (`up`, `api`, `worker`) and drive jobs."""
+"""The `chunkwise` command: run the system (`up`, `api`, `worker`) and drive jobs.
+
+What a command prints as its answer goes to stdout, and errors to stderr, so
+`chunkwise status ID > job.json` keeps the file for the job. Exit codes tell failures
+apart (EXIT_CODES); a store or broker that cannot be reached is one line naming the
+setting, with its traceback behind `--debug`.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from typer.core import TyperGroup
 
-from chunkwise.client import ApiError, Client, Job, JobEvent, JobView
+from chunkwise import __version__
+from chunkwise.client import ApiError, ApiUnreachable, Client, Job, JobEvent, JobView
+from chunkwise.client.calls import Call
+from chunkwise.client.errors import error_from_response
 from chunkwise.client.token_file import forget_token, save_token
 from chunkwise.config import Settings, get_settings
+from chunkwise.errors import ServiceUnavailableError, StoreSchemaError, StoreUnavailableError
+
+if TYPE_CHECKING:
+    from typer._click import Context as ClickContext  # the click Typer bundles
+
+EXIT_FAILED = 1
+"""A job ended without a result (`submit --watch`), or another failure."""
+EXIT_USAGE = 2
+"""A wrong option or argument (Typer's own code), or a setting the command needs is missing."""
+EXIT_NOT_FOUND = 3
+"""The API answered 404: no such job (or not yours, or expired)."""
+EXIT_REFUSED = 4
+"""The API answered another 4xx: invalid, unauthorized, forbidden, conflict, rate limited."""
+EXIT_UNREACHABLE = 5
+"""No answer: the API, the store or the broker cannot be reached, or the API answered 5xx."""
+EXIT_CODES = (
+    "Exit codes: 0 done; 1 a job ended without a result, or another failure; 2 usage (a "
+    "wrong option or argument, a missing setting); 3 not found (404); 4 refused by the API "
+    "(another 4xx: invalid, unauthorized, conflict, rate limited); 5 unreachable (the API, "
+    "the store or the broker does not answer, or the API answered 5xx)."
+)
+DEBUG = "chunkwise.debug"
+"""Where `--debug` is kept in the command's context (click shares `meta` with subcommands)."""
+
+
+class ChunkwiseCommand(TyperGroup):
+    """The `chunkwise` group: a part that cannot be reached, or a store from a newer
+    release, is one line on stderr and an exit code, not a page of traceback."""
+
+    def invoke(self, ctx: ClickContext) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (ServiceUnavailableError, StoreSchemaError) as exc:
+            if ctx.meta.get(DEBUG):
+                raise
+            code = EXIT_UNREACHABLE if isinstance(exc, ServiceUnavailableError) else EXIT_FAILED
+            _fail(_one_line(exc), code)
+
 
 app = typer.Typer(
     name="chunkwise",
+    cls=ChunkwiseCommand,
     help="Distributed background computation: chunked jobs, live progress, exact results.",
+    epilog=EXIT_CODES,
     no_args_is_help=True,
     add_completion=False,
 )
 console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+"""Errors, one line each whatever the terminal's width, on stderr."""
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        console.print(f"chunkwise {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error, not one line.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Show the version and exit.", callback=_show_version, is_eager=True
+        ),
+    ] = False,
+) -> None:
+    """Distributed background computation: chunked jobs, live progress, exact results."""
+    ctx.meta[DEBUG] = debug
 
 
 @app.command()
 def up(
     workers: Annotated[
-        int,
+        int | None,
         typer.Option(
-            help="Processes computing chunks, the pool of one worker node; default: one per core.",
+            help="Processes computing chunks, the pool of one worker node; default "
+            "CHUNKWISE_WORKER_CONCURRENCY, else one per core.",
             min=1,
         ),
-    ] = os.cpu_count() or 1,
+    ] = None,
     host: Annotated[str | None, typer.Option(help="API host; default CHUNKWISE_API_HOST.")] = None,
     port: Annotated[
         int | None, typer.Option(help="API port, 0 for a free one; default CHUNKWISE_API_PORT.")
@@ -51,7 +130,11 @@ def up(
     if port is not None:
         overrides["api_port"] = port
     settings = settings.model_copy(update=overrides)
-    system = LocalSystem(settings, processes=workers, console=console)
+    _reach_store(settings)
+    processes = workers or settings.worker_concurrency or os.cpu_count() or 1
+    system = LocalSystem(
+        settings, processes=processes, console=console, log_level=settings.log_level
+    )
     # Handlers from the start: a Ctrl-C or SIGTERM while the system starts is a stop
     # request that run() honours at once, not a KeyboardInterrupt mid-start.
     restore = install_signal_handlers(system.group.request_stop)
@@ -73,7 +156,9 @@ def api(
         str | None, typer.Option(help="Host to bind; default CHUNKWISE_API_HOST.")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port; default CHUNKWISE_API_PORT.")] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str | None, typer.Option(help="uvicorn log level; default CHUNKWISE_LOG_LEVEL (info).")
+    ] = None,
     access_log: Annotated[
         bool, typer.Option(help="Log every request (a line each, which costs under load).")
     ] = False,
@@ -89,6 +174,8 @@ def api(
 
     settings = get_settings()
     _require_broker(settings)
+    _reach_store(settings)
+    log_level = log_level or settings.log_level
     if host is not None:  # the host bound is one the API answers to (ALLOWED_HOSTS default)
         settings = settings.model_copy(update={"api_host": host})
     from chunkwise.launcher import auth_mode
@@ -123,14 +210,17 @@ def worker(
     concurrency: Annotated[
         int | None,
         typer.Option(
-            help="Chunks computed at once (pool processes); default: this machine's cores.",
+            help="Chunks computed at once (pool processes); default "
+            "CHUNKWISE_WORKER_CONCURRENCY, else this machine's cores.",
             min=1,
         ),
     ] = None,
     name: Annotated[
         str | None, typer.Option(help="Node name; default chunkwise-<pid>@<host>.")
     ] = None,
-    loglevel: Annotated[str, typer.Option(help="Celery log level.")] = "INFO",
+    loglevel: Annotated[
+        str | None, typer.Option(help="Celery log level; default CHUNKWISE_LOG_LEVEL (INFO).")
+    ] = None,
 ) -> None:
     """Run a worker node (one per machine): it computes chunks from the broker in a pool
     of processes, and on SIGTERM drains (CHUNKWISE_WORKER_DRAIN_S) before it exits."""
@@ -138,8 +228,10 @@ def worker(
 
     settings = get_settings()
     _require_broker(settings)
-    processes = concurrency or os.cpu_count() or 1
-    run_worker(settings, concurrency=processes, name=name, loglevel=loglevel)
+    _reach_store(settings)
+    processes = concurrency or settings.worker_concurrency or os.cpu_count() or 1
+    level = (loglevel or settings.log_level).upper()
+    run_worker(settings, concurrency=processes, name=name, loglevel=level)
 
 
 @app.command()
@@ -212,17 +304,17 @@ def flower(
     from chunkwise.engine import create_celery
 
     if importlib.util.find_spec("flower") is None:
-        console.print("[red]Flower is not installed[/]: pip install 'chunkwise[flower]'")
-        raise typer.Exit(2)
+        errors.print("[red]Flower is not installed[/]: pip install 'chunkwise[flower]'")
+        raise typer.Exit(EXIT_USAGE)
     settings = get_settings()
     _require_broker(settings)
     user, sep, password = settings.flower_basic_auth.partition(":")
     if not (sep and user and password):
-        console.print(
+        errors.print(
             "[red]CHUNKWISE_FLOWER_BASIC_AUTH is not set[/] (user:password): Flower shows "
             "every task's arguments, so it does not run without credentials."
         )
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
     celery = create_celery(settings)
     celery.start(
         [
@@ -249,7 +341,8 @@ def db_upgrade() -> None:
     settings = get_settings()
     store = Store(settings.resolved_database_url)
     try:
-        change = store.upgrade_schema()
+        with _quiet_store():
+            change = store.upgrade_schema()
     finally:
         store.dispose()
     where = masked_url(settings.resolved_database_url)
@@ -270,7 +363,8 @@ def db_current() -> None:
     settings = get_settings()
     store = Store(settings.resolved_database_url)
     try:
-        current = store.schema_revision()
+        with _quiet_store():
+            current = store.schema_revision()
     finally:
         store.dispose()
     head = head_revision()
@@ -292,23 +386,41 @@ def add_task(
         PrimeMethod, typer.Argument(help="sieve, or trial_division (slow; for comparison).")
     ] = PrimeMethod.trial_division,
 ) -> None:
-    """Submit COUNT jobs listing the primes up to LIMIT, as the task queue's add_task.py
-    does; follow them to the end and print each one's prime count."""
-    params = {"start": 0, "end": limit, "algorithm": method.value}
-    console.print(f"Submitting {count} prime-finding jobs: limit {limit:,}, method {method.value}")
+    """Submit COUNT tasks listing the primes up to LIMIT to /submit-task, as the task
+    queue's add_task.py does; follow them to the end and print each one's task id (what
+    GET /task/{id} takes) and prime count."""
+    console.print(f"Submitting {count} prime-finding tasks: limit {limit:,}, method {method.value}")
     with Client() as client:
-        jobs = [
-            _or_exit(lambda: client.submit("prime_list", params, chunks=ADD_TASK_CHUNKS))
-            for _ in range(count)
-        ]
-        counts = _follow_all(jobs)
-    for number, (job, found) in enumerate(zip(jobs, counts, strict=True), start=1):
-        console.print(f"  task {number}: job {job.id}: {found} primes")
+        tasks = [_or_exit(lambda: _submit_task(client, limit, method)) for _ in range(count)]
+        counts = _follow_all([job for _, job in tasks])
+    for (task_id, job), found in zip(tasks, counts, strict=True):
+        console.print(f"  task {task_id}: job {job.id}: {found} primes")
     if any(not isinstance(found, int) for found in counts):
         raise typer.Exit(1)
 
 
 ADD_TASK_CHUNKS = 4
+"""The chunks /submit-task splits a task into (seed 003's surface)."""
+
+
+def _submit_task(client: Client, limit: int, method: PrimeMethod) -> tuple[int, Job]:
+    """POST /submit-task, as add_task.py does: the seed 003 task id, and its job's handle."""
+    body = {"task_type": "compute", "task_data": {"limit": limit, "method": method.value}}
+    response = client._send(Call("POST", "/submit-task", json=body))
+    if response.is_error:
+        raise _task_error(response)
+    data = response.json()["data"]
+    return int(data["task_id"]), client.job(data["job_id"])
+
+
+def _task_error(response: httpx.Response) -> ApiError:
+    """The error of a seed 003 answer, `{"status": "error", "message"}`, with its message."""
+    error = error_from_response(response)
+    try:
+        message = str(response.json()["message"])
+    except (ValueError, KeyError, TypeError):
+        return error
+    return type(error)(error.status, message, retry_after_s=error.retry_after_s)
 
 
 def _follow_all(jobs: list[Job]) -> list[int | str]:
@@ -393,6 +505,30 @@ def admin_create(
         store.dispose()
 
 
+@admin_app.command("revoke")
+def admin_revoke(
+    email: Annotated[str, typer.Argument(help="The account's email.")],
+) -> None:
+    """End every session of an account at once and revoke its API tokens; its password
+    still signs in (change it, or have its owner change it, if it leaked)."""
+    from chunkwise.store import Store
+    from chunkwise.store import accounts as account_rows
+
+    store = Store(get_settings().resolved_database_url)
+    try:
+        store.upgrade_schema()
+        with store.writer() as session:
+            revoked = account_rows.revoke_account(session, email=email.lower())
+    finally:
+        store.dispose()
+    if revoked is None:
+        typer.echo(f"error: no account with email {email.lower()}", err=True)
+        raise typer.Exit(1)
+    console.print(
+        f"{revoked.email}: every session ended, {revoked.api_tokens} API token(s) revoked"
+    )
+
+
 @admin_app.command("webhook-key")
 def admin_webhook_key() -> None:
     """Print the key webhook bodies are signed with, for receivers to check
@@ -448,7 +584,7 @@ def _or_exit_stream(job: Job) -> Iterator[JobEvent]:
         yield from job.events()
     except ApiError as exc:
         _print_error(exc)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code(exc)) from None
 
 
 def _print_outcome(job: JobView) -> None:
@@ -478,26 +614,83 @@ T = TypeVar("T")
 
 
 def _or_exit(call: Callable[[], T]) -> T:
-    """What `call` answers; on an API error, the error printed and exit code 1."""
+    """What `call` answers; on an API error, the error printed to stderr and its exit code."""
     try:
         return call()
     except ApiError as exc:
         _print_error(exc)
-        raise typer.Exit(1) from None
+        raise typer.Exit(exit_code(exc)) from None
+
+
+def exit_code(exc: ApiError) -> int:
+    """The exit code of an API error: not found, refused, or unreachable (EXIT_CODES)."""
+    if isinstance(exc, ApiUnreachable) or exc.status is None or exc.status >= 500:
+        return EXIT_UNREACHABLE
+    return EXIT_NOT_FOUND if exc.status == 404 else EXIT_REFUSED
 
 
 def _print_error(exc: ApiError) -> None:
     """`error 409: job … has already ended`; the message is the API's, printed as text."""
-    console.print(f"[red]error[/] {escape(str(exc))}")
+    errors.print(f"[red]error[/] {escape(str(exc))}")
+
+
+def _fail(message: str, code: int) -> None:
+    errors.print(f"[red]error:[/] {escape(message)}")
+    raise typer.Exit(code)
+
+
+def _one_line(exc: ServiceUnavailableError | StoreSchemaError) -> str:
+    """What went wrong, the driver's first line of why, and the setting to look at."""
+    if not isinstance(exc, StoreUnavailableError):
+        return str(exc)
+    from chunkwise.launcher import masked_url
+
+    url = get_settings().resolved_database_url
+    cause = exc.__cause__
+    why = str(getattr(cause, "orig", None) or cause or "").strip().splitlines()
+    reason = f" ({why[0]})" if why else ""
+    return (
+        f"{exc}{reason} at {masked_url(url)}: check CHUNKWISE_DATABASE_URL "
+        "(--debug shows the traceback)"
+    )
+
+
+@contextmanager
+def _quiet_store() -> Iterator[None]:
+    """The store's own warning of an outage muted while a command reaches it first: the
+    command's error says it in one line (see ChunkwiseCommand)."""
+    store_log = logging.getLogger("chunkwise.store.db")
+    before, store_log.disabled = store_log.disabled, True
+    try:
+        yield
+    finally:
+        store_log.disabled = before
+
+
+def _reach_store(settings: Settings) -> None:
+    """Make or upgrade the store's schema before a server starts (`up`, `api`, `worker`), so
+    a store that cannot be reached stops it with one line, not deep in its start; the
+    data dir that holds the default SQLite store is kept private (0700)."""
+    from chunkwise.launcher import keep_data_dir_private
+    from chunkwise.store import Store
+
+    if not settings.database_url:
+        keep_data_dir_private(settings.data_dir)
+    store = Store(settings.resolved_database_url)
+    try:
+        with _quiet_store():
+            store.upgrade_schema()
+    finally:
+        store.dispose()
 
 
 def _require_broker(settings: Settings) -> None:
     if not settings.broker_url:
-        console.print(
+        errors.print(
             "[red]CHUNKWISE_BROKER_URL is not set.[/] Point it at a Redis or RabbitMQ broker, "
             "or run `chunkwise up`, which starts one."
         )
-        raise typer.Exit(2)
+        raise typer.Exit(EXIT_USAGE)
 
 
 def main() -> None:

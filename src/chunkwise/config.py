@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     )
     broker_url: str = Field(
         default="",
-        validation_alias=AliasChoices("CHUNKWISE_BROKER_URL", "CELERY_BROKER_URL"),
+        validation_alias=AliasChoices("CHUNKWISE_BROKER_URL", "CELERY_BROKER_URL", "REDIS_URL"),
         description="Celery broker URL; empty: `chunkwise up` starts an embedded Redis server.",
     )
     broker_maxmemory: str = Field(
@@ -57,6 +57,13 @@ class Settings(BaseSettings):
         pattern=r"(?i)^\d+([kmg]b?)?$",
         description="Embedded broker only (`chunkwise up`): its memory cap; when full, "
         "publishing fails (503).",
+    )
+    publish_timeout_s: float = Field(
+        default=5.0,
+        ge=1,  # not below kombu's BRPOP timeout, 1 s: a consumer's read may wait that long
+        le=300,
+        description="How long a submit waits for the broker to take its chunks before it "
+        "answers 503 and keeps nothing; also each broker socket operation's timeout.",
     )
     visibility_timeout_s: int = Field(
         default=3600,
@@ -100,6 +107,12 @@ class Settings(BaseSettings):
         "any; empty means localhost, 127.0.0.1, ::1 and API_HOST (unless 0.0.0.0 or ::).",
     )
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, description="Largest request body.")
+    max_json_depth: int = Field(
+        default=32,
+        ge=2,
+        le=256,
+        description="Deepest nesting of objects and arrays a JSON request body may have.",
+    )
     progress_poll_interval_s: float = Field(
         default=0.05,
         gt=0,
@@ -165,6 +178,18 @@ class Settings(BaseSettings):
     job_rate_limit: str = Field(
         default="30/minute", description="Job submissions per user (the `limits` syntax)."
     )
+    login_rate_limit: str = Field(
+        default="10/minute",
+        description="Sign-in attempts per account, counted before the password is checked "
+        "(the `limits` syntax).",
+    )
+    login_ip_rate_limit: str = Field(
+        default="30/minute",
+        description="Sign-in attempts per client IP, to any accounts (the `limits` syntax).",
+    )
+    register_rate_limit: str = Field(
+        default="5/hour", description="New accounts per client IP (the `limits` syntax)."
+    )
     rate_limit_storage: str = Field(
         default="memory://",
         description="Where rate-limit counts live: memory:// (one API process), `broker` "
@@ -187,13 +212,33 @@ class Settings(BaseSettings):
         description="Largest result a seed surface sends whole; beyond it, 413 and a link "
         "to the paged result.",
     )
+    compat_anonymous: Annotated[list[Literal["000", "001", "002", "003", "004"]], NoDecode] = Field(
+        default_factory=list,
+        description="Seed surfaces served without a token where accounts are on, for "
+        "clients that cannot sign in (comma-separated: 000,002,003,004); their jobs "
+        "belong to one shared anonymous owner, under the per-IP job rate limit and "
+        "that owner's quota (docs/compat.md).",
+    )
     log_format: Literal["text", "json"] = Field(
         default="text",
         description="json: one JSON object a log line, with the job id and chunk index "
         "on worker lines and a request id on API lines.",
     )
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = Field(
+        default="info",
+        validation_alias=AliasChoices("CHUNKWISE_LOG_LEVEL", "LOG_LEVEL"),
+        description="The API's and the workers' log level, when `--log-level` is not given.",
+    )
+    worker_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        validation_alias=AliasChoices("CHUNKWISE_WORKER_CONCURRENCY", "CELERY_WORKER_CONCURRENCY"),
+        description="Chunks a `chunkwise worker` computes at once when `--concurrency` is "
+        "not given; empty: one per core.",
+    )
     flower_basic_auth: str = Field(
         default="",
+        validation_alias=AliasChoices("CHUNKWISE_FLOWER_BASIC_AUTH", "FLOWER_BASIC_AUTH"),
         description="user:password that `chunkwise flower` asks for; it refuses to start without.",
     )
     idempotency_ttl_s: int = Field(
@@ -338,7 +383,12 @@ class Settings(BaseSettings):
     )
 
     @field_validator(
-        "cors_origins", "extra_workloads", "allowed_hosts", "trusted_proxies", mode="before"
+        "cors_origins",
+        "extra_workloads",
+        "allowed_hosts",
+        "trusted_proxies",
+        "compat_anonymous",
+        mode="before",
     )
     @classmethod
     def _split_origins(cls, value: Any) -> Any:
@@ -348,6 +398,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        """Log levels as uvicorn names them, from Celery's (INFO) and logging's other names
+        (WARN, FATAL), which a seed's LOG_LEVEL may use."""
+        if not isinstance(value, str):
+            return value
+        level = value.strip().lower()
+        return {"warn": "warning", "fatal": "critical", "trace": "debug"}.get(level, level)
 
     @field_validator("trusted_proxies")
     @classmethod

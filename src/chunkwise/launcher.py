@@ -19,12 +19,15 @@ each is written once: :func:`chunkwise_argv`, :func:`free_port`, :func:`api_answ
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
+import stat
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -35,6 +38,8 @@ from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
 from chunkwise.store import Store
 from chunkwise.supervisor import ProcessGroup, Service, install_signal_handlers
+
+log = logging.getLogger(__name__)
 
 READY_TIMEOUT_S = 120.0
 """How long the workers may take to warm up and the API to answer, on a busy machine."""
@@ -103,6 +108,7 @@ class LocalSystem(Service):
         """Start every part and return once the API reports every worker process alive."""
         if self.settings.api_port == 0:
             self.settings = self.settings.model_copy(update={"api_port": free_port()})
+        keep_data_dir_private(self.settings.data_dir)
         broker_url = self.settings.broker_url or self._start_broker()
         self.settings = self.settings.model_copy(update={"broker_url": broker_url})
         database_url = self.settings.resolved_database_url
@@ -169,7 +175,9 @@ class LocalSystem(Service):
 
     def stop(self) -> None:
         """Stop the children (API first), then the broker; every child is reaped."""
-        self.group.stop_all(grace_s=CHILD_STOP_GRACE_S)
+        # Workers drain first (CHUNKWISE_WORKER_DRAIN_S): a SIGKILL before the drain ends
+        # would leave their chunks to wait for the reaper.
+        self.group.stop_all(grace_s=CHILD_STOP_GRACE_S + self.settings.worker_drain_s)
         if self._broker is not None:
             # Ctrl-C in a terminal reaches the broker too, and it may be gone already;
             # stop() still reaps it and removes its PID file.
@@ -241,6 +249,30 @@ def masked_url(url: str) -> str:
     userinfo, _, hostinfo = parts.netloc.rpartition("@")
     user = userinfo.partition(":")[0]
     return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+PRIVATE_DIR_MODE = 0o700
+
+
+def keep_data_dir_private(data_dir: Path) -> None:
+    """Make the data dir if missing and leave it its owner's alone (0700), an older
+    install's too: it holds the SQLite store and the broker's files.
+
+    Only the folder itself: the store and the broker keep their own files private. A
+    folder the operator shares with others (a sticky one like /tmp), or another user's, is
+    left as it is, with a warning; so is one that cannot be changed.
+    """
+    data_dir.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+    info = data_dir.stat()
+    if stat.S_IMODE(info.st_mode) == PRIVATE_DIR_MODE:
+        return
+    if info.st_mode & stat.S_ISVTX or info.st_uid != os.getuid():
+        log.warning("data dir %s is shared or another user's; its mode is left as it is", data_dir)
+        return
+    try:
+        data_dir.chmod(PRIVATE_DIR_MODE)
+    except OSError as exc:
+        log.warning("could not make the data dir %s private (0700): %s", data_dir, exc)
 
 
 def chunkwise_argv(*args: str) -> list[str]:

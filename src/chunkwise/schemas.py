@@ -15,6 +15,7 @@ class JobCreate(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,  # a number is a JSON number: `"chunks": true` or `"4"` is a 400
         json_schema_extra={
             "examples": [{"kind": "prime_count", "params": {"n": 200000}, "chunks": 16}]
         },

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,13 +81,17 @@ def serve_api(broker: EmbeddedBroker, tmp_path: Path) -> ServeApi:
 
 
 @contextmanager
-def api_process(settings: Settings) -> Iterator[httpx.Client]:
+def api_process(
+    settings: Settings, extra_env: Mapping[str, str] | None = None
+) -> Iterator[httpx.Client]:
     """`chunkwise api` alone in its own process, on the settings' host and port, with their
-    broker and store; yields a client of it once it answers."""
+    broker and store, and `extra_env` (other settings, as CHUNKWISE_* variables); yields a
+    client of it once it answers."""
     env = {
         **os.environ,
         "CHUNKWISE_BROKER_URL": settings.broker_url,
         "CHUNKWISE_DATABASE_URL": settings.resolved_database_url,
+        **(extra_env or {}),
     }
     base_url = settings.resolved_api_url
     with ProcessGroup() as group, httpx.Client(base_url=base_url, timeout=10) as http:

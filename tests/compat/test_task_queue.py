@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from typing import Any
 
@@ -76,3 +77,9 @@ def test_chunkwise_add_task_reports_9592_for_each(compat_live: LiveSystem, metho
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count(": 9592 primes") == 5
+    # Each is a seed 003 task: GET /task/{the id printed} is that task, and its job.
+    printed = re.findall(r"task (\d+): job ([0-9a-f-]{36}): 9592 primes", done.stdout)
+    assert len(printed) == 5
+    for task_id, job_id in printed:
+        task = httpx.get(f"{compat_live.api_url}/task/{task_id}").json()["data"]
+        assert (task["job_id"], task["count"], task["method"]) == (job_id, 9592, method)

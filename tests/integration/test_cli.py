@@ -49,8 +49,9 @@ def test_submit_reports_a_rejected_job_and_fails(live: LiveSystem) -> None:
     env = {**live.env, "CHUNKWISE_API_URL": live.settings.resolved_api_url}
     argv = chunkwise_argv("submit", "prime_count", "--n", "9999")
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1
-    assert "400" in done.stdout and "params.n" in done.stdout
+    assert done.returncode == 4  # refused: the API answered 4xx (`chunkwise --help`)
+    assert "400" in done.stderr and "params.n" in done.stderr
+    assert done.stdout == ""
 
 
 def processes_started_from(data_dir: Path) -> list[int]:
@@ -166,8 +167,8 @@ def test_cancel_prints_the_new_state_then_fails_on_an_ended_job(live: LiveSystem
     again = subprocess.run(
         chunkwise_argv("cancel", job_id), env=env, capture_output=True, text=True, timeout=60
     )
-    assert again.returncode == 1
-    assert "409" in again.stdout and "already ended in CANCELLED" in again.stdout
+    assert again.returncode == 4  # refused
+    assert "409" in again.stderr and "already ended in CANCELLED" in again.stderr
 
 
 def test_cancel_of_an_unknown_job_fails_with_404(live: LiveSystem) -> None:
@@ -176,8 +177,8 @@ def test_cancel_of_an_unknown_job_fails_with_404(live: LiveSystem) -> None:
     done = subprocess.run(
         chunkwise_argv("cancel", job_id), env=env, capture_output=True, text=True, timeout=60
     )
-    assert done.returncode == 1
-    assert "404" in done.stdout and job_id in done.stdout
+    assert done.returncode == 3  # not found
+    assert "404" in done.stderr and job_id in done.stderr
 
 
 @pytest.mark.parametrize("answer", ["y", "n"])

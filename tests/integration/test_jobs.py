@@ -184,12 +184,12 @@ def test_invalid_bodies_get_400_naming_the_field(
     assert field.split(".")[-1] in response.json()["detail"]
 
 
-def test_a_one_megabyte_body_gets_400(live: LiveSystem) -> None:
+def test_a_one_megabyte_body_gets_413(live: LiveSystem) -> None:
     body = b'{"kind": "prime_count", "params": {"n": 200000}, "pad": "' + b"x" * 2**20 + b'"}'
     response = live.http.post(
         "/api/jobs", content=body, headers={"content-type": "application/json"}
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert "larger than 65536 bytes" in response.json()["detail"]
 
 

@@ -60,6 +60,7 @@ def test_each_duty_runs_on_the_interval_its_settings_give(
         "orphan sweep": 6.0,
         "cache bound": 45.0,
         "retention": 120.0,
+        "idempotency keys": 120.0,  # on the retention sweep's schedule
         "webhooks": 0.5,
     }
     assert duties["orphan sweep"].first_after_s == 6.0  # peers get a TTL to report in first

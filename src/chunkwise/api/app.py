@@ -31,7 +31,11 @@ from chunkwise.api.host_check import HostCheckMiddleware
 from chunkwise.api.kind_offer import KindOffer
 from chunkwise.api.metrics import ApiMetrics, RequestTimingMiddleware
 from chunkwise.api.progress_feed import ProgressFeed
-from chunkwise.api.request_body import BodyLimitMiddleware, FormBodyAsJsonMiddleware
+from chunkwise.api.request_body import (
+    BodyLimitMiddleware,
+    BodyRefusedError,
+    FormBodyAsJsonMiddleware,
+)
 from chunkwise.api.request_ids import RequestIdMiddleware
 from chunkwise.api.routes import (
     auth,
@@ -127,7 +131,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestTimingMiddleware, metrics=app.state.metrics)
     app.add_middleware(FormBodyAsJsonMiddleware, form_paths=frozenset({auth.LOGIN_PATH}))
     app.add_middleware(CrossSiteGuardMiddleware, allowed_origins=settings.cors_origins)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        max_json_depth=settings.max_json_depth,
+    )
     app.add_middleware(
         HostCheckMiddleware,
         allowed_hosts=settings.trusted_hosts,
@@ -198,6 +206,12 @@ def _add_error_handlers(app: FastAPI) -> None:
             else None
         )
         return JSONResponse({"detail": str(exc), "field": field}, status, headers=headers)
+
+    @app.exception_handler(BodyRefusedError)
+    async def body_refused(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, BodyRefusedError)
+        body = {"detail": exc.detail, "field": "body"}
+        return JSONResponse(body, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: Exception) -> JSONResponse:

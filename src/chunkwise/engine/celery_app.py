@@ -24,6 +24,9 @@ CHUNK_QUEUE = "chunkwise"
 RUN_CHUNK_TASK = "chunkwise.run_chunk"
 AMQP_SCHEMES = ("amqp", "amqps", "pyamqp")
 
+BROKER_CONNECT_TIMEOUT_S = 2.0
+"""A connection to the broker is made within this, or PUBLISH_TIMEOUT_S if shorter."""
+
 PUBLISH_RETRY_POLICY = {
     "max_retries": 2,
     "interval_start": 0.0,
@@ -115,7 +118,10 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=settings.chunk_queue,
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         broker_connection_retry_on_startup=True,
-        broker_connection_timeout=2.0,
+        broker_connection_timeout=min(BROKER_CONNECT_TIMEOUT_S, settings.publish_timeout_s),
+        # A publish waits this long for a pooled producer; they may all be held by
+        # publishes that wait on a broker that stopped answering.
+        broker_pool_acquire_timeout=settings.publish_timeout_s,
         broker_transport_options={"visibility_timeout": vt, "priority_steps": PRIORITY_STEPS},
         visibility_timeout=vt,
         # A chunk computing when the broker goes away finishes and records its partial in
@@ -129,6 +135,7 @@ def create_celery(settings: Settings) -> Celery:
     scheme = broker_scheme(app)
     if scheme in REDIS_SCHEMES:
         app.conf.broker_transport = RedisTransport
+        app.conf.broker_transport_options |= broker_socket_timeouts(settings)
     elif scheme in AMQP_SCHEMES:
         webhooks = webhook_queue(settings)
         app.conf.task_queues = [
@@ -136,6 +143,17 @@ def create_celery(settings: Settings) -> Celery:
             Queue(webhooks, Exchange(webhooks, type="direct", durable=True), routing_key=webhooks),  # type: ignore[no-untyped-call]
         ]
     return app
+
+
+def broker_socket_timeouts(settings: Settings) -> dict[str, float]:
+    """Redis: no socket operation waits longer than PUBLISH_TIMEOUT_S. A broker that stops
+    answering without closing its connections (paused, a host gone from the network)
+    would otherwise hold a publish, and the submit waiting on it, for ever; kombu
+    recommends it. A consumer is not cut short: its BRPOP is read only once readable."""
+    return {
+        "socket_timeout": settings.publish_timeout_s,
+        "socket_connect_timeout": settings.publish_timeout_s,
+    }
 
 
 def amqp_chunk_queue(settings: Settings) -> Queue:

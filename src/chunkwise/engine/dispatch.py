@@ -32,6 +32,7 @@ from chunkwise.errors import (
     InvalidJobError,
     JobConflictError,
     JobNotFoundError,
+    StoreUnavailableError,
 )
 from chunkwise.store import Job, Store, jobs
 from chunkwise.store.recovery import PendingChunk
@@ -96,6 +97,12 @@ def submit_job(
     chunk the store does not know. If publishing fails the job is removed again: the
     caller is told to retry, and no half-published job lingers. With `admission`, a job
     past its bounds raises AdmissionRefusedError before anything is stored.
+
+    Publishing is bounded in time, so a broker that stops answering without closing its
+    connections (paused, or its host gone from the network) gets the caller a 503, not a
+    request that hangs: the app's broker sockets time out (`celery_app`,
+    PUBLISH_TIMEOUT_S), and so does the wait for a pooled producer. Messages the broker
+    takes after all, once it answers again, name a deleted job, and a worker skips them.
     """
     workload, normalised = validate_job(kind, params, limits)
     specs = workload.split(workload.params_model.model_validate(normalised, context=limits), chunks)
@@ -116,14 +123,25 @@ def submit_job(
     try:
         publish_chunks(app, job_id=job.id, count=len(specs), priority=priority)
     except BROKER_ERRORS as exc:
-        with store.writer() as session:
-            jobs.delete_job(session, job_id=job.id)
         # The driver's text can name hosts and users: it goes to the log, not the client.
         log.warning("publishing job %s failed: %s", job.id, exc)
+        _forget_unpublished(store, job.id)
         raise BrokerUnavailableError(
-            "the broker does not answer or refuses new chunks; try again shortly"
+            "the broker does not answer or refuses new chunks: the job was not kept; "
+            "try again shortly"
         ) from exc
     return job
+
+
+def _forget_unpublished(store: Store, job_id: uuid.UUID) -> None:
+    """Delete a job whose chunks could not be published. If the store fails too, the job
+    stays, and the orphan sweep publishes its chunks once the broker answers: the caller,
+    told 503, may then find it done; it is never stuck unpublished."""
+    try:
+        with store.writer() as session:
+            jobs.delete_job(session, job_id=job_id)
+    except StoreUnavailableError:
+        log.error("job %s was not published and could not be deleted; it runs later", job_id)
 
 
 def publish_chunks(app: Celery, *, job_id: uuid.UUID, count: int, priority: str = "medium") -> None:

@@ -42,7 +42,8 @@ class ChunkRequest(Request):  # type: ignore[misc]
     once it has been started `max_attempts` times, its job fails here instead and the
     message is acknowledged, so a chunk that kills its process is delivered at most
     `max_attempts` times. A chunk past its hard time limit fails its job too (Celery would
-    otherwise acknowledge it silently).
+    otherwise acknowledge it silently). A chunk a stopping node cut off (`worker.drain`,
+    which cancels its request) is handed back, never a lost worker, whatever its attempts.
     """
 
     def on_failure(
@@ -72,7 +73,7 @@ class ChunkRequest(Request):  # type: ignore[misc]
         runner: ChunkRunner = self.task.runner
         if isinstance(exc, TimeLimitExceeded):
             return f"chunk {index} exceeded its hard time limit and its process was killed"
-        if not isinstance(exc, WorkerLostError):
+        if not isinstance(exc, WorkerLostError) or self._already_cancelled:
             return None
         try:
             with runner.store.reader() as session:

@@ -5,6 +5,10 @@ The body is signed with HMAC-SHA256 under CHUNKWISE_WEBHOOK_SECRET; the receiver
 the same over the raw bytes it got and compares (docs/webhooks.md). Only a 2xx answer
 counts as delivered. A redirect is not followed (it could point anywhere, the metadata
 service included): it counts as a failed attempt naming where it pointed.
+
+A callback URL's query may carry the receiver's token, so no URL reaches a log line
+whole: the attempt's errors name it redacted, and httpx's own "HTTP Request" line, which
+the worker logs at INFO, is redacted by a filter on its logger.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import logging
 import time
 from dataclasses import dataclass
 
@@ -22,6 +27,7 @@ from chunkwise.engine.webhook_targets import (
     ForbiddenCallbackError,
     checked_addresses,
     parse_callback_url,
+    redacted,
 )
 
 SIGNATURE_HEADER = "X-Chunkwise-Signature"
@@ -30,6 +36,21 @@ ATTEMPT_HEADER = "X-Chunkwise-Attempt"
 EVENT_HEADER = "X-Chunkwise-Event"
 EVENT = "job.ended"
 MAX_ERROR_CHARS = 500
+
+
+class RedactedUrls(logging.Filter):
+    """Redacts the URLs in httpx's log records (`webhook_targets.redacted`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redacted(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+REDACTED_URLS = RedactedUrls()
+logging.getLogger("httpx").addFilter(REDACTED_URLS)  # once: addFilter skips one it holds
 
 
 @functools.cache
@@ -76,7 +97,7 @@ class WebhookSender:
         except ForbiddenCallbackError as exc:
             return result(None, f"refused: {exc}")
         except OSError as exc:
-            return result(None, f"cannot resolve {url!r}: {exc}")
+            return result(None, f"cannot resolve {redacted(url)!r}: {exc}")
         headers = {
             "Content-Type": "application/json",
             "User-Agent": f"chunkwise-webhooks/{__version__}",
@@ -109,6 +130,6 @@ class WebhookSender:
             if 200 <= status < 300:
                 return result(status, None)
             if redirect:
-                return result(status, f"redirect to {location or ''!r} not followed")
+                return result(status, f"redirect to {redacted(location or '')!r} not followed")
             return result(status, f"HTTP {status}")
         return result(None, error)

@@ -100,6 +100,23 @@ def parse_callback_url(url: str) -> CallbackTarget:
     )
 
 
+def redacted(url: str) -> str:
+    """The URL fit for a log line: without user:password, and with its query (which may
+    carry a receiver's token) and fragment replaced by `?…`."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "<a malformed URL>"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if port is None else f"{host}:{port}"
+    origin = f"{parts.scheme}://{netloc}" if parts.scheme or netloc else ""  # else relative
+    hidden = "?…" if parts.query or parts.fragment else ""
+    return f"{origin}{parts.path}{hidden}"
+
+
 def refusal(address: IPAddress, *, allow_private: bool) -> str | None:
     """What kind of address webhooks may not reach `address` is ("a link-local address"),
     or None if they may reach it."""

@@ -1,5 +1,12 @@
-"""Accounts and their API tokens in the store. Hashing is the caller's: only hashes
-arrive here, so no password or token can reach the database in clear."""
+"""Accounts, their API tokens and their sessions in the store. Hashing is the caller's:
+only hashes arrive here, so no password or token can reach the database in clear.
+
+A session is an access token's life. It ends before the token expires in two ways: one
+session when it is signed out (its id is kept in `ended_sessions` until the token would
+have expired), or all of an account's at once when its session generation moves on (a
+password change, an admin's revoke), since a token is good only for the generation it
+was signed under. Both are read with the account, in the one query every request makes.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +14,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from chunkwise.store.clock import db_now
-from chunkwise.store.models import ApiToken, User
-from chunkwise.store.writes import rows_changed
+from chunkwise.store.models import ApiToken, EndedSession, User
+from chunkwise.store.writes import connection_of, insert_ignoring_conflicts, rows_changed
 
 
 @dataclass(frozen=True)
@@ -21,10 +28,12 @@ class Account:
     email: str
     is_admin: bool
     created_at: datetime
+    session_generation: int = 0
+    """What a new access token of the account is signed under."""
 
 
 def _account(user: User) -> Account:
-    return Account(user.id, user.email, user.is_admin, user.created_at)
+    return Account(user.id, user.email, user.is_admin, user.created_at, user.session_generation)
 
 
 def create_user(
@@ -57,6 +66,67 @@ def password_hash_of(session: Session, *, email: str) -> tuple[Account, str] | N
 def get_account(session: Session, *, user_id: uuid.UUID) -> Account | None:
     user = session.get(User, user_id)
     return None if user is None else _account(user)
+
+
+def account_of_session(
+    session: Session, *, user_id: uuid.UUID, session_id: str, generation: int
+) -> Account | None:
+    """The account of an access token's session, if that session is still open: signed
+    under the account's current generation, and not signed out."""
+    signed_out = select(EndedSession.session_id).where(EndedSession.session_id == session_id)
+    query = select(User).where(
+        User.id == user_id, User.session_generation == generation, ~signed_out.exists()
+    )
+    user = session.scalar(query)
+    return None if user is None else _account(user)
+
+
+def end_session(session: Session, *, session_id: str, expires_at: datetime) -> None:
+    """Sign one session out: its token is refused until `expires_at`, when it would be
+    anyway. Sessions already past theirs are forgotten here, so the table holds no more
+    than the sign-outs of one token lifetime."""
+    session.execute(delete(EndedSession).where(EndedSession.expires_at < db_now()))
+    dialect = connection_of(session).dialect.name
+    session.execute(
+        insert_ignoring_conflicts(EndedSession, dialect),
+        {"session_id": session_id, "expires_at": expires_at},
+    )
+
+
+def change_password(session: Session, *, user_id: uuid.UUID, password_hash: str) -> None:
+    """Set a new password hash and end every session of the account, in one statement."""
+    session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(password_hash=password_hash, session_generation=User.session_generation + 1)
+    )
+
+
+@dataclass(frozen=True)
+class Revoked:
+    """What an admin's revoke ended: the account's sessions, and this many API tokens."""
+
+    email: str
+    api_tokens: int
+
+
+def revoke_account(session: Session, *, email: str) -> Revoked | None:
+    """End every session of the account and revoke its API tokens; None if no account
+    has this email."""
+    user = session.scalar(select(User).where(User.email == email))
+    if user is None:
+        return None
+    session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(session_generation=User.session_generation + 1)
+    )
+    tokens = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=db_now())
+    )
+    return Revoked(email=email, api_tokens=rows_changed(tokens))
 
 
 @dataclass(frozen=True)

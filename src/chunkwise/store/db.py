@@ -13,8 +13,10 @@ logs and in a job's error.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sqlite3
+import stat
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -41,6 +43,10 @@ SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 """Reads come from the file mapped in memory rather than a read() call per page; SQLite
 still writes through its journal (the map is read-only), so durability is unchanged."""
 _IMMEDIATE = "chunkwise_immediate"
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+"""The files SQLite keeps beside the database, each as private as the database."""
 
 SCHEMA_LOCK_KEY = 0x63_68_75_6E_6B_77
 """PostgreSQL advisory lock taken while upgrading the schema ("chunkw" in ASCII): any
@@ -168,13 +174,41 @@ def _is_busy(exc: sqlite3.Error) -> bool:
     return code is not None and (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
+def keep_sqlite_file_private(path: Path) -> None:
+    """Make the SQLite file at `path` readable by its owner alone (0600), in a folder made
+    0700 when this makes it: the store holds every user's jobs, emails and hashes.
+
+    The file is created empty (SQLite takes an empty file for an empty database) before
+    SQLite opens it, because SQLite creates `-wal` and `-shm` with the database file's
+    own mode, whatever the umask: a private database file keeps every later WAL private,
+    where a umask would have to be held around each connection. A file, WAL or shared
+    memory file from an older install is tightened here too, at every process's start.
+    A file another user owns cannot be changed; that is logged, not fatal.
+    """
+    try:
+        path.parent.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE))
+    except FileExistsError:
+        pass
+    except OSError as exc:  # SQLite's own open says it better (and fails as unavailable)
+        log.warning("could not create %s as a private file: %s", path, exc)
+    for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_SIDE_FILES)):
+        try:
+            if stat.S_IMODE(file.stat().st_mode) != PRIVATE_FILE_MODE:
+                file.chmod(PRIVATE_FILE_MODE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            log.warning("could not make %s private (mode 0600): %s", file, exc)
+
+
 def build_engine(url: str) -> Engine:
-    """An engine for `url`; for SQLite the file's folder is created and WAL is set up."""
+    """An engine for `url`; for SQLite the file is made private and WAL is set up."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        keep_sqlite_file_private(Path(parsed.database))
     engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
     _configure_sqlite(engine)
     return engine

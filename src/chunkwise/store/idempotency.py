@@ -2,19 +2,24 @@
 Field": the first request with a key claims it; a repeat with the same body gets the first
 answer again; a repeat with another body, or one that arrives while the first is still
 being handled, is told so. A claim is one INSERT, so two racing requests cannot both win.
+Keys past IDEMPOTENCY_TTL_S are forgotten by a worker duty (`purge_expired_keys`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from chunkwise.store.db import Store
 from chunkwise.store.models import IdempotencyRecord
 from chunkwise.store.writes import insert_ignoring_conflicts, rows_changed
+
+log = logging.getLogger(__name__)
 
 
 class Claim(StrEnum):
@@ -107,9 +112,42 @@ def release(session: Session, *, scope: str, key: str) -> None:
     )
 
 
-def purge_expired(session: Session, *, expired_before: datetime) -> int:
-    """Forget every record older than `expired_before`; returns how many."""
-    result = session.execute(
-        delete(IdempotencyRecord).where(IdempotencyRecord.created_at < expired_before)
-    )
-    return rows_changed(result)
+def purge_expired(session: Session, *, expired_before: datetime, limit: int | None = None) -> int:
+    """Forget the records older than `expired_before`, about the `limit` oldest of them if
+    given (records made at the same instant go together); returns how many."""
+    older = IdempotencyRecord.created_at < expired_before
+    if limit is not None:
+        last = session.scalar(
+            select(IdempotencyRecord.created_at)
+            .where(older)
+            .order_by(IdempotencyRecord.created_at)
+            .offset(limit - 1)
+            .limit(1)
+        )
+        if last is not None:
+            older = older & (IdempotencyRecord.created_at <= last)
+    return rows_changed(session.execute(delete(IdempotencyRecord).where(older)))
+
+
+PURGE_BATCH = 1_000
+"""Keys forgotten per transaction, so a purge never holds the write lock for long."""
+MAX_PURGE_BATCHES = 20
+"""A purge stops after this many batches; the next one carries on."""
+
+
+def purge_expired_keys(store: Store, *, ttl_s: float) -> int:
+    """The worker duty: forget keys older than `ttl_s` (IDEMPOTENCY_TTL_S), which a repeat
+    would no longer find anyway (`claim_key` skips them), in short transactions; returns
+    how many. Every node may run it at once: a delete of what another deleted is a no-op.
+    """
+    expired_before = datetime.now(UTC) - timedelta(seconds=ttl_s)
+    total = 0
+    for _ in range(MAX_PURGE_BATCHES):
+        with store.writer() as session:
+            removed = purge_expired(session, expired_before=expired_before, limit=PURGE_BATCH)
+        total += removed
+        if removed < PURGE_BATCH:
+            break
+    if total:
+        log.info("forgot %d expired idempotency key(s)", total)
+    return total

@@ -40,6 +40,7 @@ from chunkwise.store.models import (
     JobState,
     UTCDateTime,
 )
+from chunkwise.store.progress import shown_state_in
 from chunkwise.store.writes import connection_of
 
 JOB_RUNNING = Job.state.not_in(sorted(TERMINAL_STATES))
@@ -158,8 +159,8 @@ def _filtered(
     query = query.where(Job.demo.is_(visible.demo))
     if visible.owner_id is not None:
         query = query.where(Job.owner_id == visible.owner_id)
-    if states:
-        query = query.where(Job.state.in_(sorted(states)))
+    if states:  # as shown: a PENDING row with a chunk started is STARTED (store.progress)
+        query = query.where(shown_state_in(states))
     if kinds:
         query = query.where(Job.kind.in_(sorted(kinds)))
     return query

@@ -272,6 +272,20 @@ class User(Base):
     """Argon2id, with its salt and parameters (never the password)."""
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    session_generation: Mapped[int] = mapped_column(Integer, default=0)
+    """Moves on with each password change and admin revoke. An access token carries the
+    value it was signed under and any other is refused: every session ends at once."""
+
+
+class EndedSession(Base):
+    """A signed-out session whose access token has not expired yet: refused until then,
+    and forgotten after."""
+
+    __tablename__ = "ended_sessions"
+
+    session_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """The token's `sid` claim: 128 random bits, in hex."""
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ApiToken(Base):

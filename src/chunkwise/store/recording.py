@@ -102,7 +102,11 @@ _GIVE_BACK_START = (
     .where(*_UNRECORDED_CHUNK, Chunk.attempts > 0)
     .values(attempts=Chunk.attempts - 1, worker=None, started_at=None)
 )
-"""A start taken back: rare (a worker without the chunk's kind), so built per call."""
+"""A start taken back: rare (a worker without the chunk's kind, a node stopping), so run
+through the ORM rather than the driver's cursor."""
+_GIVE_BACK_OWN_START = _GIVE_BACK_START.where(Chunk.worker == bindparam("b_worker"))
+"""Only while the chunk's last start is `b_worker`'s: a stopping node that cut off a chunk
+before its process counted the start must not take back an earlier worker's."""
 # On SQLite these run on the driver's cursor (`store/driver_statements.py`).
 _COUNTING_START = DriverStatement(_COUNT_START)
 _READING_UNCOUNTED = DriverStatement(_READ_UNCOUNTED)
@@ -173,11 +177,18 @@ def start_chunk(
     return ChunkStart(_header(job_id, row), row[5], row[6], counted=False, recorded=bool(row[7]))
 
 
-def give_back_start(session: Session, *, job_id: uuid.UUID, index: int) -> None:
-    """Un-count the last start of chunk `index`, which its worker could not make (it did not
-    load the chunk's kind), so going to another worker does not use up one of its attempts.
+def give_back_start(
+    session: Session, *, job_id: uuid.UUID, index: int, worker: str | None = None
+) -> None:
+    """Un-count the last start of unrecorded chunk `index`, which its worker could not make
+    (it did not load the chunk's kind) or cut off (it was stopping), so going to another
+    worker does not use up one of its attempts. With `worker`, only a start by `worker`.
     """
-    session.execute(_GIVE_BACK_START, {"b_job": job_id, "b_index": index})
+    if worker is None:
+        session.execute(_GIVE_BACK_START, {"b_job": job_id, "b_index": index})
+    else:
+        values = {"b_job": job_id, "b_index": index, "b_worker": worker}
+        session.execute(_GIVE_BACK_OWN_START, values)
 
 
 def _header(job_id: uuid.UUID, row: Any) -> JobHeader:

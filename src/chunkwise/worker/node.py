@@ -3,7 +3,8 @@
 One node per machine is the intended shape: its main process holds the lease for every
 chunk its pool children compute, runs the duties (reaping, sweeping, cache bound,
 retention) once for the machine, and warms the kernels once before forking, so the
-children share the compiled code.
+children share the compiled code. It also decides how the node stops (`worker.drain`):
+SIGTERM drains for WORKER_DRAIN_S, then hands what is still running back to the queue.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gc
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -31,7 +33,9 @@ from chunkwise.engine.runner import ChunkRunner
 from chunkwise.engine.tasks import register_tasks
 from chunkwise.engine.webhooks import Webhooks, register_webhook_task
 from chunkwise.logs import use_json_logs
-from chunkwise.store import Store, cache
+from chunkwise.probe import ALIVE_FILE_NAME
+from chunkwise.store import Store, cache, idempotency
+from chunkwise.worker.drain import Drain, drain_step, give_back_starts, ignore_stop_signal
 from chunkwise.worker.duties import Duties, Duty
 from chunkwise.worker.housekeeping import Retention
 from chunkwise.worker.lease import Lease
@@ -147,6 +151,9 @@ def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> 
         with store.writer() as session:
             cache.evict(session, max_entries=settings.cache_max_entries)
 
+    def forget_keys() -> None:
+        idempotency.purge_expired_keys(store, ttl_s=settings.idempotency_ttl_s)
+
     # Reaping is checked twice per heartbeat, so a dead peer's chunks go out again within
     # about TTL + half a heartbeat of its last beat.
     return Duties(
@@ -157,9 +164,17 @@ def node_duties(settings: Settings, store: Store, app: Celery, lease: Lease) -> 
             ),
             Duty("cache bound", settings.cache_evict_interval_s, bound_cache),
             Duty("retention", settings.retention_sweep_interval_s, retention.sweep),
+            Duty("idempotency keys", settings.retention_sweep_interval_s, forget_keys),
             Duty("webhooks", settings.webhook_sweep_s, webhooks.sweep),
         ]
     )
+
+
+def alive_file(data_dir: Path) -> Path:
+    """Where the lease thread shows it runs, for `python -m chunkwise.probe worker` (a
+    container's or pod's liveness check); the data dir is made private if it is new."""
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return data_dir / ALIVE_FILE_NAME
 
 
 def run_worker(
@@ -182,8 +197,19 @@ def run_worker(
         processes=concurrency,
         holding=held_task_ids,
         kinds=workload_kinds(),
+        alive_file=alive_file(settings.data_dir),
     )
     duties = node_duties(settings, store, app, lease)
+    drain = Drain(
+        drain_s=settings.worker_drain_s,
+        give_back=lambda task_ids: give_back_starts(store, node=node, task_ids=task_ids),
+        on_hand_back=lease.wake,
+    )
+    app.steps["worker"].add(drain_step(drain, held_task_ids))
+
+    def on_process_init(**_: Any) -> None:
+        store.reset_after_fork()
+        ignore_stop_signal()
 
     def on_ready(**_: Any) -> None:
         lease.start()
@@ -200,7 +226,7 @@ def run_worker(
     quiet_per_chunk_logs(loglevel)
     if settings.log_format == "json":  # Celery then leaves logging to us
         setup_logging.connect(lambda **_: use_json_logs(loglevel), weak=False)
-    worker_process_init.connect(lambda **_: store.reset_after_fork(), weak=False)
+    worker_process_init.connect(on_process_init, weak=False)
     worker_ready.connect(on_ready, weak=False)
     task_received.connect(lambda **_: lease.wake(), weak=False)
     worker_shutdown.connect(on_shutdown, weak=False)

@@ -68,7 +68,7 @@ PERCENTILES = (5, 25, 50, 75, 95)
 class MonteCarloParams(BaseModel):
     """Parameters of a monte_carlo job."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
     amount: float = Field(gt=0, le=1e15, description="Amount invested at the start.")
     rate: float = Field(ge=-1, le=1, description="Expected annual return, e.g. 0.05.")

@@ -33,7 +33,7 @@ Algorithm = Literal["sieve", "trial_division"]
 class PrimeListParams(BaseModel):
     """Parameters of a prime_list job."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     start: int = Field(default=0, ge=0, description="List the primes >= start.")
     end: Annotated[int, bounded_by(MAX_END), not_below("start")] = Field(

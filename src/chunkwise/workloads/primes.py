@@ -47,7 +47,7 @@ CACHE_BLOCK = 1 << CACHE_BLOCK_BITS
 class PrimeCountParams(BaseModel):
     """Parameters of a prime_count job."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     n: Annotated[int, bounded_by(MAX_N)] = Field(
         ge=PRIME_COUNT_MIN_N, description="Count the primes <= n."

@@ -25,7 +25,7 @@ MAX_SAFE_JS_INTEGER = 2**53 - 1
 class SumRangeParams(BaseModel):
     """Parameters of a sum_range job: {"n": 10} sums 1..10, {"a": 5, "n": 10} sums 5..10."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     a: int = Field(default=1, description="Sum from a (may be negative); 1 when absent.")
     n: Annotated[int, not_below("a")] = Field(ge=1, description="Sum up to n, inclusive.")

@@ -24,7 +24,7 @@ MAX_N = Limit(
 
 
 class SquaresParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     n: Annotated[int, Field(ge=1, description="Add the squares of 1..n."), bounded_by(MAX_N)]
 

@@ -1,6 +1,11 @@
 """Who is calling: resolved once per request from `Authorization: Bearer …` (an access
 token or an API token) or the dashboard's session cookie, and what they may see.
 
+An access token is good while its session is open (`store/accounts.py`): signing out,
+a password change and an admin's revoke end it at once, as a cookie and as a Bearer
+token alike. A request signed by the session cookie that changes anything must also carry
+the session's CSRF token, which is bound to that session (`credentials.csrf_token`).
+
 Another user's job answers 404, exactly as a job that does not exist, so an id tells a
 stranger nothing. With accounts off (a private install), every caller sees every job.
 """
@@ -17,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from chunkwise.api.accounts import credentials
 from chunkwise.errors import AuthenticationError
 from chunkwise.store import Store
-from chunkwise.store.accounts import Account, account_for_token, get_account
+from chunkwise.store.accounts import Account, account_for_token, account_of_session
 from chunkwise.store.jobs import EVERYONES, Visible
 
 SESSION_COOKIE = "chunkwise_session"
@@ -60,28 +65,30 @@ async def current_caller(request: Request) -> Caller:
     """The caller of this request; 401 for a bad token, or none where accounts are on."""
     state = request.app.state
     auth_on: bool = state.settings.auth_on
-    token, from_cookie = _presented_token(request)
+    token, from_cookie = presented_token(request)
     if token is None:
         if auth_on:
             raise AuthenticationError("sign in first: send Authorization: Bearer <token>")
         return Caller(None, auth_on=False)
-    if from_cookie and request.method not in SAFE_METHODS:
-        _check_csrf(request)
     account = await run_in_threadpool(_account_of, state.store, token, state.signing_key)
     if account is None:
         raise AuthenticationError("the token is invalid, expired or revoked")
+    if from_cookie and request.method not in SAFE_METHODS:
+        await run_in_threadpool(_check_csrf, request, token, state.signing_key)
     return Caller(account, auth_on=auth_on)
 
 
 async def optional_caller(request: Request) -> Caller:
     """As `current_caller`, but no credentials is no error: for routes open to all."""
-    token, _ = _presented_token(request)
+    token, _ = presented_token(request)
     if token is None:
         return Caller(None, auth_on=request.app.state.settings.auth_on)
     return await current_caller(request)
 
 
-def _presented_token(request: Request) -> tuple[str | None, bool]:
+def presented_token(request: Request) -> tuple[str | None, bool]:
+    """The request's token, and whether it came in the session cookie (else a Bearer
+    header, which wins when both are sent)."""
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "bearer" and value.strip():
@@ -90,11 +97,12 @@ def _presented_token(request: Request) -> tuple[str | None, bool]:
     return (cookie, True) if cookie else (None, False)
 
 
-def _check_csrf(request: Request) -> None:
-    """A cookie-signed unsafe request must echo the CSRF cookie in a header, which only
-    the dashboard's own script can read."""
-    expected = request.cookies.get(CSRF_COOKIE)
-    if not expected or request.headers.get(CSRF_HEADER) != expected:
+def _check_csrf(request: Request, session_token: str, key: credentials.SigningKey) -> None:
+    """A cookie-signed unsafe request must send its session's CSRF token in a header: the
+    dashboard's script reads it from the CSRF cookie, which another site's page cannot,
+    and a cookie planted by anyone else (a sibling subdomain) holds no token of this
+    session, which only the key makes."""
+    if not credentials.csrf_matches(request.headers.get(CSRF_HEADER), session_token, key=key()):
         raise AuthenticationError("missing or wrong X-CSRF-Token for a cookie session")
 
 
@@ -104,8 +112,15 @@ def _account_of(store: Store, token: str, key: credentials.SigningKey) -> Accoun
     with store.reader() as session:
         if token.startswith(credentials.API_TOKEN_PREFIX):
             return account_for_token(session, token_hash=credentials.token_hash(token))
-        user_id = credentials.user_of_access_token(token, key=key())
-        return None if user_id is None else get_account(session, user_id=user_id)
+        claims = credentials.session_of_access_token(token, key=key())
+        if claims is None:
+            return None
+        return account_of_session(
+            session,
+            user_id=claims.user_id,
+            session_id=claims.session_id,
+            generation=claims.generation,
+        )
 
 
 CallerDep = Annotated[Caller, Depends(current_caller)]

@@ -3,16 +3,24 @@
 - Passwords: Argon2id through pwdlib, with its recommended parameters.
 - Access tokens: short-lived JWTs (HS256) from login, signed with JWT_SECRET; when that is
   unset, a random key made once and kept in the store (`store/kept_secrets.py`), so every
-  API replica signs alike, wherever it runs, and a restart keeps sessions.
+  API replica signs alike, wherever it runs, and a restart keeps sessions. Each names its
+  session (`sid`) and the account's session generation (`gen`), which the store checks
+  on every use, so signing out, a password change or an admin's revoke ends it at once
+  (`store/accounts.py`).
+- CSRF tokens: an HMAC of the session's token under the same key, so a CSRF token is good
+  for its own session only, and no one without the key can make one.
 - API tokens: 256 random bits, shown once; the store keeps their SHA-256 only.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import jwt
 from pwdlib import PasswordHash
@@ -63,19 +71,64 @@ class SigningKey:
         return self._key
 
 
-def access_token(user_id: uuid.UUID, *, key: str, ttl_s: int) -> str:
+@dataclass(frozen=True)
+class SessionClaims:
+    """What an access token says: whose session, which one, signed under which of the
+    account's generations, and until when."""
+
+    user_id: uuid.UUID
+    session_id: str
+    generation: int
+    expires_at: datetime
+
+
+def access_token(user_id: uuid.UUID, *, generation: int, key: str, ttl_s: int) -> str:
+    """A new session's access token, for the account at its current `generation`."""
     now = int(time.time())
-    claims = {"sub": str(user_id), "iat": now, "exp": now + ttl_s, "typ": "access"}
+    claims = {
+        "sub": str(user_id),
+        "sid": secrets.token_hex(16),
+        "gen": generation,
+        "iat": now,
+        "exp": now + ttl_s,
+        "typ": "access",
+    }
     return jwt.encode(claims, key, algorithm=JWT_ALGORITHM)
 
 
-def user_of_access_token(token: str, *, key: str) -> uuid.UUID | None:
-    """The user an unexpired, well-signed access token names; None otherwise."""
+def session_of_access_token(token: str, *, key: str) -> SessionClaims | None:
+    """The session an unexpired, well-signed access token names; None otherwise (a token
+    from before sessions could end, without `sid` and `gen`, included)."""
     try:
-        claims = jwt.decode(token, key, algorithms=[JWT_ALGORITHM], options={"require": ["exp"]})
-        return uuid.UUID(str(claims["sub"]))
-    except (jwt.InvalidTokenError, KeyError, ValueError):
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[JWT_ALGORITHM],
+            options={"require": ["exp", "sub", "sid", "gen"]},
+        )
+        generation = claims["gen"]
+        if not isinstance(generation, int) or isinstance(generation, bool):
+            return None
+        return SessionClaims(
+            user_id=uuid.UUID(str(claims["sub"])),
+            session_id=str(claims["sid"]),
+            generation=generation,
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+    except (jwt.InvalidTokenError, KeyError, ValueError, TypeError, OverflowError):
         return None
+
+
+def csrf_token(session_token: str, *, key: str) -> str:
+    """The CSRF token of the session whose token is `session_token`."""
+    mac = hmac.new(key.encode(), b"csrf:" + session_token.encode(), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def csrf_matches(given: str | None, session_token: str, *, key: str) -> bool:
+    return given is not None and hmac.compare_digest(
+        given.encode(), csrf_token(session_token, key=key).encode()
+    )
 
 
 def new_api_token() -> str:

@@ -117,9 +117,10 @@ def _text(response: JSONResponse) -> str:
 
 
 def _replayed(status_code: int, body: str) -> JSONResponse:
-    response = JSONResponse(json.loads(body), status_code=status_code)
+    decoded = json.loads(body)
+    response = JSONResponse(decoded, status_code=status_code)
     response.headers["Idempotent-Replayed"] = "true"
-    job_id = json.loads(body).get("job_id")
+    job_id = decoded.get("job_id") if isinstance(decoded, dict) else None  # seed 004: a string
     if job_id:
         response.headers["Location"] = f"/api/jobs/{job_id}"
     return response

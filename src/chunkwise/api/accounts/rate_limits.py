@@ -1,6 +1,8 @@
-"""Rate limits, with the `limits` library: per client IP on the demo endpoints, per user
-(or IP, with accounts off) on job creation. Counts live in memory for one API process,
-or on the broker's Redis server when several API processes must share them.
+"""Rate limits, with the `limits` library: per client IP on the demo endpoints; per user
+on job creation (per client IP for a caller without an account where accounts are on);
+per account and per client IP on sign-in, counted before the password is hashed, and per
+client IP on registration. Counts live in memory for one API process, or on the broker's
+Redis server when several API processes must share them.
 
 The client's IP is the socket's peer, or the last address X-Forwarded-For adds before a
 trusted proxy when the peer is one (TRUSTED_PROXIES, addresses or CIDR ranges, since a
@@ -10,6 +12,7 @@ the header.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 import time
@@ -30,6 +33,9 @@ class RateLimits:
     def __init__(self, settings: Settings) -> None:
         self.demo = parse(settings.demo_rate_limit)
         self.jobs = parse(settings.job_rate_limit)
+        self.login_per_account = parse(settings.login_rate_limit)
+        self.login_per_ip = parse(settings.login_ip_rate_limit)
+        self.register_per_ip = parse(settings.register_rate_limit)
         self.limiter = MovingWindowRateLimiter(storage_from_string(settings.rate_limit_storage_url))
         self.trusted_proxies = TrustedProxies(settings.trusted_proxies)
 
@@ -39,6 +45,18 @@ class RateLimits:
     def hit_jobs(self, who: str) -> None:
         self._hit(self.jobs, "jobs", who, "for you")
 
+    def hit_login(self, request: Request, email: str) -> None:
+        """Count one attempt to sign in to `email` (or to prove its password): first
+        against the client's address, then against the account, whether or not it exists.
+        Called before the password is checked, so a refused guess costs no hash."""
+        ip = client_ip(request, self.trusted_proxies)
+        self._hit(self.login_per_ip, "login-ip", ip, "of sign-ins from your address")
+        self._hit(self.login_per_account, "login", _email_key(email), "of sign-ins to this account")
+
+    def hit_register(self, request: Request) -> None:
+        ip = client_ip(request, self.trusted_proxies)
+        self._hit(self.register_per_ip, "register", ip, "of new accounts from your address")
+
     def _hit(self, item: RateLimitItem, namespace: str, who: str, whose: str) -> None:
         if self.limiter.hit(item, "chunkwise", namespace, who):
             return
@@ -47,6 +65,11 @@ class RateLimits:
         raise AdmissionRefusedError(
             f"rate limit reached: {item} {whose}; retry in {wait_s} s", retry_after_s=wait_s
         )
+
+
+def _email_key(email: str) -> str:
+    """An account's key in the counts: the address's hash, so a shared Redis holds none."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 class TrustedProxies:

@@ -1,10 +1,15 @@
-"""Accounts: register, sign in (a token, or the dashboard's cookie session), who am I,
-and API tokens."""
+"""Accounts: register, sign in (a token, or the dashboard's cookie session), sign out,
+change the password, who am I, and API tokens.
+
+Sign-in is rate limited per account and per client IP, register per client IP, each
+attempt counted before any password is hashed (`rate_limits.py`). Signing out ends that
+session, and a password change every session of the account, at once: the token is
+refused from then on, as a cookie and as a Bearer token (`store/accounts.py`).
+"""
 
 from __future__ import annotations
 
 import json
-import secrets
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -16,7 +21,8 @@ from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.accounts import credentials
-from chunkwise.api.accounts.caller import CSRF_COOKIE, SESSION_COOKIE, CallerDep
+from chunkwise.api.accounts.caller import CSRF_COOKIE, SESSION_COOKIE, CallerDep, presented_token
+from chunkwise.api.accounts.rate_limits import RateLimits
 from chunkwise.api.deps import SettingsDep, StoreDep
 from chunkwise.errors import AuthenticationError, EmailTakenError, InvalidJobError, JobNotFoundError
 from chunkwise.schemas import ErrorBody
@@ -36,6 +42,17 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorBody, "description": "Invalid request"},
     401: {"model": ErrorBody, "description": "No valid credentials"},
 }
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": ErrorBody,
+        "description": "Too many attempts (CHUNKWISE_LOGIN_RATE_LIMIT per account, "
+        "CHUNKWISE_LOGIN_IP_RATE_LIMIT per address, CHUNKWISE_REGISTER_RATE_LIMIT): retry "
+        "after the Retry-After header's seconds",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
+    }
+}
 
 
 class Credentials(BaseModel):
@@ -43,6 +60,13 @@ class Credentials(BaseModel):
 
     email: str = Field(pattern=EMAIL_PATTERN, max_length=320)
     password: str = Field(min_length=8, max_length=256)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
 
 
 class AccountView(BaseModel):
@@ -83,9 +107,14 @@ def _view(account: Account) -> AccountView:
     )
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED, responses={409: ERRORS[400]})
-def register(body: Credentials, store: StoreDep) -> AccountView:
+@router.post(
+    "/register",
+    status_code=status.HTTP_201_CREATED,
+    responses={409: ERRORS[400], **THROTTLED},
+)
+def register(body: Credentials, request: Request, store: StoreDep) -> AccountView:
     """Create an account; the first one is an admin, who sees every job."""
+    _limits(request).hit_register(request)
     password_hash = credentials.hash_password(body.password)
     try:
         with store.writer() as session:
@@ -99,7 +128,7 @@ def register(body: Credentials, store: StoreDep) -> AccountView:
 
 @router.post(
     "/login",
-    responses=ERRORS,
+    responses={**ERRORS, **THROTTLED},
     openapi_extra={
         "requestBody": {
             "content": {
@@ -124,20 +153,21 @@ async def login(request: Request, settings: SettingsDep) -> AccessToken:
     email): a short-lived access token. A wrong password and an unknown email get the
     same 401, in the same time."""
     given = await _credentials_of(request)
-    account = await run_in_threadpool(_check_password, request.app.state.store, given)
+    account = await run_in_threadpool(_sign_in, request, given)
     key: str = await run_in_threadpool(request.app.state.signing_key)
-    token = credentials.access_token(account.id, key=key, ttl_s=settings.access_token_ttl_s)
+    token = _new_session(account, key, settings.access_token_ttl_s)
     return AccessToken(access_token=token, expires_in=settings.access_token_ttl_s)
 
 
-@router.post("/session", responses=ERRORS)
+@router.post("/session", responses={**ERRORS, **THROTTLED})
 async def open_session(request: Request, response: Response, settings: SettingsDep) -> AccountView:
     """Sign the dashboard in: the access token goes in an HttpOnly cookie, with a CSRF
-    cookie whose value unsafe requests must echo in X-CSRF-Token."""
+    cookie holding this session's CSRF token, which unsafe requests must send in
+    X-CSRF-Token."""
     given = await _credentials_of(request)
-    account = await run_in_threadpool(_check_password, request.app.state.store, given)
+    account = await run_in_threadpool(_sign_in, request, given)
     key: str = await run_in_threadpool(request.app.state.signing_key)
-    token = credentials.access_token(account.id, key=key, ttl_s=settings.access_token_ttl_s)
+    token = _new_session(account, key, settings.access_token_ttl_s)
     secure = request.url.scheme == "https"
     common: dict[str, Any] = {
         "max_age": settings.access_token_ttl_s,
@@ -146,13 +176,58 @@ async def open_session(request: Request, response: Response, settings: SettingsD
         "path": "/",
     }
     response.set_cookie(SESSION_COOKIE, token, httponly=True, **common)
-    response.set_cookie(CSRF_COOKIE, secrets.token_urlsafe(24), httponly=False, **common)
+    csrf = credentials.csrf_token(token, key=key)
+    response.set_cookie(CSRF_COOKIE, csrf, httponly=False, **common)
     return _view(account)
 
 
 @router.delete("/session", status_code=status.HTTP_204_NO_CONTENT)
-def close_session(response: Response) -> Response:
-    """Sign the dashboard out."""
+def close_session(request: Request, response: Response, store: StoreDep) -> Response:
+    """Sign out: the session of the access token sent (the dashboard's cookie, or a Bearer
+    token) ends now, and its token is refused from then on. API tokens are revoked at
+    DELETE /api/auth/tokens/{id}."""
+    token, _ = presented_token(request)
+    key: str = request.app.state.signing_key()
+    claims = None if token is None else credentials.session_of_access_token(token, key=key)
+    if claims is not None:
+        with store.writer() as session:
+            account_rows.end_session(
+                session, session_id=claims.session_id, expires_at=claims.expires_at
+            )
+    return _signed_out(response)
+
+
+@router.post(
+    "/password",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={**ERRORS, **THROTTLED},
+)
+def change_password(
+    body: PasswordChange,
+    request: Request,
+    response: Response,
+    caller: CallerDep,
+    store: StoreDep,
+    _bearer: BearerDep = None,
+) -> Response:
+    """Change your password. Every session of the account ends, this one included: sign
+    in again with the new password. API tokens stay valid (revoke them at /api/auth/tokens).
+    A wrong current password is a 400, and costs a sign-in attempt."""
+    account = caller.require_account()
+    _limits(request).hit_login(request, account.email)
+    with store.reader() as session:
+        found = account_rows.password_hash_of(session, email=account.email)
+    if not credentials.password_matches(body.current_password, found[1] if found else None):
+        raise InvalidJobError(
+            "current_password: not the account's password", field="current_password"
+        )
+    password_hash = credentials.hash_password(body.new_password)
+    with store.writer() as session:
+        account_rows.change_password(session, user_id=account.id, password_hash=password_hash)
+    return _signed_out(response)
+
+
+def _signed_out(response: Response) -> Response:
     response.delete_cookie(SESSION_COOKIE, path="/")
     response.delete_cookie(CSRF_COOKIE, path="/")
     response.status_code = status.HTTP_204_NO_CONTENT
@@ -219,6 +294,23 @@ async def _credentials_of(request: Request) -> Credentials:
         raise InvalidJobError(
             'send {"email", "password"} as JSON, or the OAuth2 password form', field="body"
         ) from None
+
+
+def _limits(request: Request) -> RateLimits:
+    limits: RateLimits = request.app.state.rate_limits
+    return limits
+
+
+def _sign_in(request: Request, given: Credentials) -> Account:
+    """The account, if the password is right; the attempt counts against the limits first."""
+    _limits(request).hit_login(request, given.email)
+    return _check_password(request.app.state.store, given)
+
+
+def _new_session(account: Account, key: str, ttl_s: int) -> str:
+    return credentials.access_token(
+        account.id, generation=account.session_generation, key=key, ttl_s=ttl_s
+    )
 
 
 def _check_password(store: Store, given: Credentials) -> Account:

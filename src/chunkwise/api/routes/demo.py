@@ -11,7 +11,6 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from chunkwise.api.accounts.caller import Caller
-from chunkwise.api.accounts.rate_limits import RateLimits, client_ip
 from chunkwise.api.finished_jobs import FinishedBody
 from chunkwise.api.routes.events import job_events
 from chunkwise.api.routes.jobs import (
@@ -52,12 +51,8 @@ def create_demo_job(
     """Run a small job without an account: by default sum_range (n up to 10,000) or
     prime_count (n up to 10^7), at most 8 chunks, 5 a minute per address (DEMO_LIMITS,
     DEMO_MAX_CHUNKS, DEMO_RATE_LIMIT)."""
-    settings: Settings = request.app.state.settings
-    limits: RateLimits = request.app.state.rate_limits
-    limits.hit_demo(request)
-    check_demo_limits(body, settings)
-    scope = f"demo-ip:{client_ip(request, limits.trusted_proxies)}"
-    return accept_job(request, body, True, idempotency_key, scope, owner_id=None, demo=True)
+    check_demo_limits(body, request.app.state.settings)
+    return accept_job(request, ANYONE, body, cache=True, demo=True)
 
 
 def check_demo_limits(body: JobCreate, settings: Settings) -> None:

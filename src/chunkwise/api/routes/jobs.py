@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import TypeAdapter
 from starlette.concurrency import run_in_threadpool
 
+from chunkwise.api.accounts.anonymous import seed_caller
 from chunkwise.api.accounts.caller import Caller, CallerDep
 from chunkwise.api.accounts.idempotent import answer_once
 from chunkwise.api.accounts.rate_limits import RateLimits, client_ip
@@ -28,7 +31,7 @@ from chunkwise.api.finished_jobs import (
 from chunkwise.config import Settings
 from chunkwise.engine import cancel_job, submit_job
 from chunkwise.engine.admission import AdmissionBounds
-from chunkwise.engine.job_views import job_view
+from chunkwise.engine.job_views import job_starts, job_view
 from chunkwise.engine.webhook_targets import ForbiddenCallbackError, check_at_submit
 from chunkwise.errors import InvalidJobError, JobNotFoundError
 from chunkwise.schemas import ErrorBody, JobAccepted, JobCreate, JobPage, JobView
@@ -90,95 +93,119 @@ def create_job(
     cache: Annotated[
         bool, Query(description="Reuse pieces computed by earlier jobs; false recomputes all.")
     ] = True,
+    # Declared for the docs; make_job reads the header on every route that makes jobs.
     idempotency_key: Annotated[str | None, IDEMPOTENCY_KEY] = None,
 ) -> JSONResponse:
     """Submit a job; it is split into chunks that workers compute in parallel."""
-    limits: RateLimits = request.app.state.rate_limits
-    if caller.account is not None:
-        limits.hit_jobs(str(caller.account.id))
-    scope = caller_scope(request, caller)
-    return accept_job(request, body, cache, idempotency_key, scope, owner_id=caller.owner_id)
+    return accept_job(request, caller, body, cache=cache)
 
 
-def caller_scope(request: Request, caller: Caller) -> str:
-    """Whose Idempotency-Keys a request's are: its user's, or with no account its IP's."""
-    if caller.account is not None:
-        return f"user:{caller.account.id}"
-    limits: RateLimits = request.app.state.rate_limits
-    return f"ip:{client_ip(request, limits.trusted_proxies)}"
+@dataclass(frozen=True)
+class JobOrder:
+    """A job as a route asks for it, in chunkwise's terms."""
+
+    kind: str
+    params: dict[str, Any]
+    chunks: int
+    cache: bool = True
+    priority: str = "medium"
+    callback_url: str | None = None
 
 
-def submit_for(
+def make_job(
     request: Request,
+    caller: Caller,
+    order: JobOrder,
     *,
-    kind: str,
-    params: dict[str, Any],
-    chunks: int,
-    owner_id: uuid.UUID | None,
+    answer: Callable[[Job], JSONResponse],
+    sent: Any,
     demo: bool = False,
-    cache: bool = True,
-    priority: str = "medium",
-    callback_url: str | None = None,
-) -> Job:
-    """Submit a job with this API's settings: what every surface that creates jobs calls."""
+) -> JSONResponse:
+    """The one way a route makes a job, on chunkwise's own API and on every seed surface:
+    nothing else here reaches `submit_job` (a test holds every module of the API to it).
+
+    Its guards, in order, so that no route can make a job without them:
+    1. a rate limit: the demo's per client IP; else the job limit per user (per client IP
+       for a caller without an account where accounts are on; none with accounts off);
+    2. what needs no store: the chunk count and the callback URL;
+    3. the Idempotency-Key header, read here whether or not the route documents it: a
+       retry with the same key and request answers as the first did and makes nothing;
+    4. the kind on offer, then admission and the per-user quota, in the one transaction
+       that creates the job.
+
+    `answer` makes the route's answer from the new job (a replay gives it back as it was);
+    `sent` is what the client sent, which with the path and query makes two requests the
+    same. Runs in a worker thread, never on the event loop: it reads and writes the store.
+    """
+    limits: RateLimits = request.app.state.rate_limits
+    ip = client_ip(request, limits.trusted_proxies)
+    if demo:
+        limits.hit_demo(request)
+    elif caller.account is not None:
+        limits.hit_jobs(str(caller.account.id))
+    elif caller.auth_on:
+        limits.hit_jobs(f"ip:{ip}")
+    settings: Settings = request.app.state.settings
+    check_chunk_count(order.chunks, settings)
+    if order.callback_url is not None:
+        check_callback_url(order.callback_url, settings)
+    owner_id = None if demo else caller.owner_id
+    account = caller.account
+    # An anonymous caller's keys are its IP's, though its jobs have a shared owner.
+    scope = f"demo-ip:{ip}" if demo else f"user:{account.id}" if account else f"ip:{ip}"
+    return answer_once(
+        request,
+        scope=scope,
+        key=request.headers.get("idempotency-key"),
+        body=sent,
+        handle=lambda: answer(_submit(request, order, owner_id=owner_id, demo=demo)),
+    )
+
+
+def _submit(request: Request, order: JobOrder, *, owner_id: uuid.UUID | None, demo: bool) -> Job:
+    """Create the job and publish its chunks, with this API's settings; `make_job` only."""
     state = request.app.state
     settings: Settings = state.settings
-    check_chunk_count(chunks, settings)
-    if callback_url is not None:
-        check_callback_url(callback_url, settings)
-    state.kind_offer.check(kind)  # a plug-in kind no live worker runs: 400 (api/kind_offer.py)
+    state.kind_offer.check(order.kind)  # a plug-in kind no live worker runs: 400
     job = submit_job(
         state.store,
         state.celery,
-        kind=kind,
-        params=params,
-        chunks=chunks,
+        kind=order.kind,
+        params=order.params,
+        chunks=order.chunks,
         limits=settings.workload_limits(),
-        use_cache=cache,
+        use_cache=order.cache,
         admission=AdmissionBounds.from_settings(settings),
         owner_id=owner_id,
         demo=demo,
-        priority=priority,
-        callback_url=callback_url,
+        priority=order.priority,
+        callback_url=order.callback_url,
     )
-    state.metrics.submitted.labels(kind).inc()
+    state.metrics.submitted.labels(order.kind).inc()
     return job
 
 
 def accept_job(
-    request: Request,
-    body: JobCreate,
-    cache: bool,
-    idempotency_key: str | None,
-    scope: str,
-    *,
-    owner_id: uuid.UUID | None,
-    demo: bool = False,
+    request: Request, caller: Caller, body: JobCreate, *, cache: bool, demo: bool = False
 ) -> JSONResponse:
-    """Submit the job once per Idempotency-Key; the 202 that says where it is."""
-    settings: Settings = request.app.state.settings
-    check_chunk_count(body.chunks, settings)
+    """A job in chunkwise's own terms, made by `make_job`: the 202 that says where it is."""
 
-    def submit() -> JSONResponse:
-        job = submit_for(
-            request,
-            kind=body.kind,
-            params=body.params,
-            chunks=body.chunks,
-            owner_id=owner_id,
-            demo=demo,
-            cache=cache,
-            callback_url=body.callback_url,
-        )
-        accepted = JobAccepted(job_id=job.id, status=job.state)
+    def accepted(job: Job) -> JSONResponse:
+        answer = JobAccepted(job_id=job.id, status=job.state)
         location = f"/api/demo/jobs/{job.id}" if demo else f"/api/jobs/{job.id}"
         return JSONResponse(
-            accepted.model_dump(mode="json"), status_code=202, headers={"Location": location}
+            answer.model_dump(mode="json"), status_code=202, headers={"Location": location}
         )
 
-    return answer_once(
-        request, scope=scope, key=idempotency_key, body=body.model_dump(mode="json"), handle=submit
+    order = JobOrder(
+        kind=body.kind,
+        params=body.params,
+        chunks=body.chunks,
+        cache=cache,
+        callback_url=body.callback_url,
     )
+    sent = body.model_dump(mode="json")
+    return make_job(request, caller, order, answer=accepted, sent=sent, demo=demo)
 
 
 @router.get("", responses={400: ERRORS[400], 503: ERRORS[503]})
@@ -203,9 +230,10 @@ def list_jobs(
             session, limit=limit, offset=offset, states=states, kinds=kinds, visible=visible
         )
         total = jobs.count_jobs(session, states=states, kinds=kinds, visible=visible)
+        starts = job_starts(session, page)
     next_offset = offset + len(page) if offset + len(page) < total else None
     return JobPage(
-        items=[job_view(job) for job in page],
+        items=[job_view(job, first_start=starts.get(job.id)) for job in page],
         total=total,
         limit=limit,
         offset=offset,
@@ -219,7 +247,11 @@ def list_jobs(
     responses={304: NOT_MODIFIED, 404: ERRORS[404], 503: ERRORS[503]},
 )
 async def get_job(
-    job_id: str, request: Request, caller: CallerDep, if_none_match: IfNoneMatch = None
+    job_id: str,
+    request: Request,
+    # Seed 000's status call: anonymous where CHUNKWISE_COMPAT_ANONYMOUS names it.
+    caller: Annotated[Caller, Depends(seed_caller("000"))],
+    if_none_match: IfNoneMatch = None,
 ) -> Response:
     """A job's state, progress and, once finished, its result or error.
 
@@ -258,11 +290,13 @@ def read_job_body(
     A job the caller may not see is a 404 like a missing one; `demo` reads demo jobs.
     """
     job = visible_job(store, job_id, settings, caller, demo=demo)
-    delivery = None
-    if job.callback_url is not None:
-        with store.reader() as session:
-            delivery = webhooks.delivery_of(session, job_id=job_id)
-    body = JOB_VIEW.dump_json(job_view(job, delivery))
+    delivery, starts = None, {}
+    if job.callback_url is not None or job.state is JobState.PENDING:
+        with store.reader() as session:  # a PENDING job reads STARTED once a chunk starts
+            starts = job_starts(session, [job])
+            if job.callback_url is not None:
+                delivery = webhooks.delivery_of(session, job_id=job_id)
+    body = JOB_VIEW.dump_json(job_view(job, delivery, first_start=starts.get(job.id)))
     if not job.state.is_terminal or job.finished_at is None:
         return body
     if delivery is not None and not delivery.settled:

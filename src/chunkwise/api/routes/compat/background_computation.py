@@ -4,7 +4,9 @@
 Its job answer: `{"job_id", "status": "pending|running|completed|failed", "progress":
 0..1, "completed_chunks", "total_chunks", "result": <int>, "detail"}`. Bearer tokens and
 Idempotency-Key behave as on chunkwise's own API; demo jobs share chunkwise's demo
-service, limits and rate limit.
+service, limits and rate limit. Errors are FastAPI's `{"detail"}` (with chunkwise's
+`field`), naming the fields as the client sent them (`n`); a job not found is "Job not
+found", as its README words it, and a job of another kind is a 409.
 """
 
 from __future__ import annotations
@@ -12,25 +14,31 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from chunkwise.api.accounts.caller import Caller, CallerDep
-from chunkwise.api.accounts.idempotent import answer_once
+from chunkwise.api.accounts.anonymous import seed_caller
+from chunkwise.api.accounts.caller import Caller
+from chunkwise.api.routes.compat.errors import ErrorShape, detail_body
 from chunkwise.api.routes.demo import ANYONE, check_demo_limits
 from chunkwise.api.routes.events import job_events
 from chunkwise.api.routes.jobs import (
     CREATE_RESPONSES,
     ERRORS,
-    caller_scope,
+    JobOrder,
     job_answer,
+    make_job,
     parse_job_id,
-    submit_for,
 )
+from chunkwise.errors import JobConflictError
 from chunkwise.schemas import JobCreate
+from chunkwise.store import Job
 
-READ_RESPONSES: dict[int | str, dict[str, Any]] = {k: ERRORS[k] for k in (401, 404, 503)}
+SeedCallerDep = Annotated[Caller, Depends(seed_caller("001"))]
+"""The caller, anonymous where CHUNKWISE_COMPAT_ANONYMOUS names seed 001."""
+
+READ_RESPONSES: dict[int | str, dict[str, Any]] = {k: ERRORS[k] for k in (401, 404, 409, 503)}
 HEALTH_RESPONSES: dict[int | str, dict[str, Any]] = {503: {"description": "A part is down"}}
 STATUS = {
     "PENDING": "pending",
@@ -45,10 +53,12 @@ DETAIL = {
     "running": "Computing.",
     "completed": "Computation finished successfully.",
 }
+KIND = "sum_range"
+SHAPE = ErrorShape(detail_body, fields={"params.n": "n"}, not_found="Job not found")
 
 
 class SumJob(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # numbers as JSON numbers
 
     n: int = Field(ge=1, description="Sum 1..n.")
     chunks: int = Field(default=4, ge=1, description="Parallel chunks.")
@@ -70,7 +80,11 @@ class SumJobView(BaseModel):
 
 
 def _router(prefix: str) -> APIRouter:
-    router = APIRouter(prefix=prefix, tags=["compat: background computation (seed 001)"])
+    router = APIRouter(
+        prefix=prefix,
+        tags=["compat: background computation (seed 001)"],
+        route_class=SHAPE.route_class(),
+    )
 
     @router.post(
         "/jobs", status_code=202, response_model=SumJobAccepted, responses=CREATE_RESPONSES
@@ -78,14 +92,11 @@ def _router(prefix: str) -> APIRouter:
     def create(
         body: SumJob,
         request: Request,
-        caller: CallerDep,
+        caller: SeedCallerDep,
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> JSONResponse:
         """Sum 1..n in `chunks` parallel chunks."""
-        limits = request.app.state.rate_limits
-        if caller.account is not None:
-            limits.hit_jobs(str(caller.account.id))
-        return _accept(request, body, idempotency_key, caller_scope(request, caller), caller)
+        return _accept(request, body, caller)  # make_job reads the Idempotency-Key
 
     @router.post(
         "/jobs/demo", status_code=202, response_model=SumJobAccepted, responses=CREATE_RESPONSES
@@ -96,13 +107,11 @@ def _router(prefix: str) -> APIRouter:
         idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     ) -> JSONResponse:
         """A demo job without an account (n up to 10,000, 8 chunks, 5 a minute per IP)."""
-        request.app.state.rate_limits.hit_demo(request)
         check_demo_limits(
-            JobCreate(kind="sum_range", params={"n": body.n}, chunks=body.chunks),
+            JobCreate(kind=KIND, params={"n": body.n}, chunks=body.chunks),
             request.app.state.settings,
         )
-        scope = f"demo-ip:{request.client.host if request.client else 'unknown'}"
-        return _accept(request, body, idempotency_key, scope, ANYONE, demo=True)
+        return _accept(request, body, ANYONE, demo=True)
 
     @router.get("/jobs/demo/{job_id}", response_model=SumJobView, responses=READ_RESPONSES)
     async def get_demo(job_id: str, request: Request) -> SumJobView:
@@ -110,12 +119,12 @@ def _router(prefix: str) -> APIRouter:
         return await _view(request, job_id, ANYONE, demo=True)
 
     @router.get("/jobs/{job_id}", response_model=SumJobView, responses=READ_RESPONSES)
-    async def get(job_id: str, request: Request, caller: CallerDep) -> SumJobView:
+    async def get(job_id: str, request: Request, caller: SeedCallerDep) -> SumJobView:
         """A job's status, progress and result."""
         return await _view(request, job_id, caller, demo=False)
 
     @router.get("/jobs/{job_id}/events", response_class=StreamingResponse, responses=READ_RESPONSES)
-    async def events(job_id: str, request: Request, caller: CallerDep) -> StreamingResponse:
+    async def events(job_id: str, request: Request, caller: SeedCallerDep) -> StreamingResponse:
         """The job's progress as Server-Sent Events (chunkwise's events)."""
         return await job_events(request, parse_job_id(job_id), caller, demo=False)
 
@@ -127,31 +136,22 @@ def _router(prefix: str) -> APIRouter:
     return router
 
 
-def _accept(
-    request: Request,
-    body: SumJob,
-    key: str | None,
-    scope: str,
-    caller: Caller,
-    *,
-    demo: bool = False,
-) -> JSONResponse:
-    def submit() -> JSONResponse:
-        job = submit_for(
-            request,
-            kind="sum_range",
-            params={"n": body.n},
-            chunks=body.chunks,
-            owner_id=caller.owner_id,
-            demo=demo,
-        )
-        return JSONResponse({"job_id": str(job.id), "status": "pending"}, status_code=202)
+def _accept(request: Request, body: SumJob, caller: Caller, *, demo: bool = False) -> JSONResponse:
+    order = JobOrder(kind=KIND, params={"n": body.n}, chunks=body.chunks)
+    return make_job(request, caller, order, answer=_accepted, sent=body.model_dump(), demo=demo)
 
-    return answer_once(request, scope=scope, key=key, body=body.model_dump(), handle=submit)
+
+def _accepted(job: Job) -> JSONResponse:
+    return JSONResponse({"job_id": str(job.id), "status": "pending"}, status_code=202)
 
 
 async def _view(request: Request, job_id: str, caller: Caller, *, demo: bool) -> SumJobView:
     job = await job_answer(request, parse_job_id(job_id), caller, demo=demo)
+    if job["kind"] != KIND:
+        where = f"/api/demo/jobs/{job_id}" if demo else f"/api/jobs/{job_id}"
+        raise JobConflictError(
+            f"job {job_id} is a {job['kind']} job, not a sum of 1..n; read it at GET {where}"
+        )
     status = STATUS[job["state"]]
     done, total = job["progress"]["completed"], job["progress"]["total"]
     result = job["result"]["sum"] if status == "completed" and job["result"] else None
@@ -181,7 +181,9 @@ def _health(request: Request) -> JSONResponse:
 
 
 routers = [_router(""), _router("/v1")]
-healthz = APIRouter(tags=["compat: background computation (seed 001)"])
+healthz = APIRouter(
+    tags=["compat: background computation (seed 001)"], route_class=SHAPE.route_class()
+)
 
 
 @healthz.get("/healthz", responses=HEALTH_RESPONSES)
