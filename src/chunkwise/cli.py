@@ -27,7 +27,7 @@ from chunkwise import __version__
 from chunkwise.client import ApiError, ApiUnreachable, Client, Job, JobEvent, JobView
 from chunkwise.client.calls import Call
 from chunkwise.client.errors import error_from_response
-from chunkwise.client.token_file import forget_token, save_token
+from chunkwise.client.token_file import forget_token, kept_token, save_token
 from chunkwise.config import Settings, get_settings
 from chunkwise.errors import ServiceUnavailableError, StoreSchemaError, StoreUnavailableError
 
@@ -460,7 +460,16 @@ def login(
 
 @app.command()
 def logout() -> None:
-    """Forget the token `chunkwise login` kept."""
+    """Sign out: end the session of the token `chunkwise login` kept, then forget it. The
+    token is forgotten even when the API cannot be reached (it then ends on its own, at
+    its expiry)."""
+    token = kept_token()
+    if token is not None:
+        try:
+            with Client(token=token) as client:
+                client.logout()
+        except ApiError as exc:  # expired or already ended: nothing left to end
+            errors.print(f"the server did not end the session: {escape(str(exc))}")
     forget_token()
     console.print("signed out")
 

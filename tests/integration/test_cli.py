@@ -238,7 +238,9 @@ def test_ctrl_c_while_watching_asks_whether_to_cancel(live: LiveSystem, answer: 
         assert live.http.post(f"/api/jobs/{job_id}/cancel").status_code == 200
 
 
-def test_login_keeps_a_private_token_that_submit_sends(live: LiveSystem, tmp_path: Path) -> None:
+def test_login_keeps_a_private_token_that_submit_sends_and_logout_ends(
+    live: LiveSystem, tmp_path: Path
+) -> None:
     email, password = f"cli-{uuid.uuid4().hex[:8]}@example.com", "correct horse battery staple"
     registered = live.http.post("/api/auth/register", json={"email": email, "password": password})
     assert registered.status_code == 201, registered.text
@@ -260,6 +262,16 @@ def test_login_keeps_a_private_token_that_submit_sends(live: LiveSystem, tmp_pat
     with live.store.reader() as session:
         job = jobs.get_job(session, job_id=uuid.UUID(job_id))
     assert job is not None and job.owner_id == uuid.UUID(str(registered.json()["id"]))
+
+    # Signing out ends the session on the server: the kept token stops working at once.
+    token = token_file.read_text().strip()
+    assert live.http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"}).is_success
+    argv = chunkwise_argv("logout")
+    signed_out = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert signed_out.returncode == 0, signed_out.stderr
+    assert not token_file.exists()
+    after = live.http.get("/api/auth/me", headers={"Authorization": f"Bearer {token}"})
+    assert after.status_code == 401
 
 
 def test_status_prints_the_job_as_the_api_answers_it(live: LiveSystem) -> None:

@@ -109,6 +109,11 @@ class AsyncClient:
         """Sign in; an access token."""
         return calls.decode_token(await self._send(calls.login(email, password)))
 
+    async def logout(self) -> None:
+        """End this client's session on the server: its access token stops working at
+        once (an API token is not affected; revoke it instead)."""
+        calls.decode_ended(await self._send(calls.logout()))
+
     async def _send(self, call: Call) -> httpx.Response:
         try:
             return await self._http.request(

@@ -108,6 +108,17 @@ def login(email: str, password: str) -> Call:
     return Call("POST", "/api/auth/login", json={"email": email, "password": password})
 
 
+def logout() -> Call:
+    """End the session of the token the client sends (its access token)."""
+    return Call("DELETE", "/api/auth/session")
+
+
+def decode_ended(response: httpx.Response) -> None:
+    """Nothing, or the typed error the answer is."""
+    if response.is_error:
+        raise error_from_response(response)
+
+
 def decode(response: httpx.Response, model: type[M]) -> M:
     """The answer as `model`, or the typed error it is. Fields a newer API added to a
     model are ignored."""

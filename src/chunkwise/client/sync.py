@@ -118,6 +118,11 @@ class Client:
         """Sign in; an access token (send it as `Client(token=...)`)."""
         return calls.decode_token(self._send(calls.login(email, password)))
 
+    def logout(self) -> None:
+        """End this client's session on the server: its access token stops working at
+        once (an API token is not affected; revoke it instead)."""
+        calls.decode_ended(self._send(calls.logout()))
+
     def _send(self, call: Call) -> httpx.Response:
         try:
             return self._http.request(
