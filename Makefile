@@ -78,6 +78,22 @@ bubblewrap:
 		|| echo "bubblewrap could not be installed: the systemd unit test will skip"; \
 	else echo "no bwrap and no apt: the systemd unit test will skip"; fi
 
+# `make containers` installs what the deploy test (tests/deploy, CHUNKWISE_TEST_DEPLOY=1)
+# runs deploy/ with, when missing and apt can: podman with aardvark-dns (service names) and
+# runc (crun refuses hybrid cgroups, as on these machines), debootstrap (the base of the
+# stand-in images) and docker-compose.
+CONTAINER_TOOLS := podman aardvark-dns runc debootstrap docker-compose
+
+.PHONY: containers
+containers:
+	@missing=""; for tool in $(CONTAINER_TOOLS); do \
+		dpkg -s $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif command -v apt-get >/dev/null && { [ "$$(id -u)" = 0 ] || command -v sudo >/dev/null; }; then \
+		$$([ "$$(id -u)" = 0 ] || echo sudo) apt-get install -y $$missing \
+		|| echo "$$missing could not be installed: the deploy test will skip"; \
+	else echo "no$$missing and no apt: the deploy test will skip"; fi
+
 # `make screenshots` refreshes the dashboard pictures the README shows, from a browser run.
 .PHONY: screenshots
 screenshots: $(VENV)/.installed-dev browser
