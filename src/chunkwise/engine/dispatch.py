@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import redis.exceptions
 from celery import Celery
 from kombu.exceptions import BatchPublishError
 from kombu.exceptions import OperationalError as KombuOperationalError
@@ -40,8 +41,14 @@ from chunkwise.workloads import UnknownWorkloadError, Workload, get_workload
 
 log = logging.getLogger(__name__)
 
-BROKER_ERRORS = (KombuOperationalError, BatchPublishError)
-"""What publishing raises when the broker is unreachable (a pipeline fails as a batch)."""
+BROKER_ERRORS = (
+    KombuOperationalError,
+    BatchPublishError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
+"""What publishing raises when the broker is unreachable (a pipeline fails as a batch;
+a pooled connection to a Redis that restarted can fail unwrapped by kombu)."""
 
 
 def validate_job(

@@ -18,13 +18,22 @@ import math
 import time
 from collections.abc import Iterable
 
+import redis.exceptions
 from limits import RateLimitItem, parse
 from limits.storage import storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from starlette.requests import Request
 
 from chunkwise.config import Settings
-from chunkwise.errors import AdmissionRefusedError
+from chunkwise.errors import AdmissionRefusedError, ServiceUnavailableError
+
+COUNT_STORE_ERRORS: tuple[type[BaseException], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    ConnectionError,
+    TimeoutError,
+)
+"""What reading the counts raises while their store (a Redis server) is away."""
 
 
 class RateLimits:
@@ -58,9 +67,18 @@ class RateLimits:
         self._hit(self.register_per_ip, "register", ip, "of new accounts from your address")
 
     def _hit(self, item: RateLimitItem, namespace: str, who: str, whose: str) -> None:
-        if self.limiter.hit(item, "chunkwise", namespace, who):
-            return
-        reset_at = self.limiter.get_window_stats(item, "chunkwise", namespace, who).reset_time
+        try:
+            if self.limiter.hit(item, "chunkwise", namespace, who):
+                return
+            stats = self.limiter.get_window_stats(item, "chunkwise", namespace, who)
+        except COUNT_STORE_ERRORS as exc:
+            # The counts live on the broker's Redis: while it restarts, a 503 the client
+            # may retry, not a 500, and no request let through uncounted.
+            raise ServiceUnavailableError(
+                "the rate-limit counts cannot be read (their Redis does not answer); "
+                "try again shortly"
+            ) from exc
+        reset_at = stats.reset_time
         wait_s = max(1, math.ceil(reset_at - time.time()))
         raise AdmissionRefusedError(
             f"rate limit reached: {item} {whose}; retry in {wait_s} s", retry_after_s=wait_s
