@@ -100,6 +100,29 @@ def api_process(
         yield http
 
 
+def accounts_on(
+    broker: EmbeddedBroker, root: Path, **settings: str
+) -> tuple[Settings, dict[str, str]]:
+    """Settings and environment for `api_process`: accounts on, a store in `root`, and
+    sign-in and registration limits out of the way unless `settings` (CHUNKWISE_* names)
+    say otherwise."""
+    given = Settings(
+        data_dir=root,
+        broker_url=broker.url,
+        database_url=f"sqlite:///{root / 'store.db'}",
+        api_port=free_port(),
+    )
+    env = {
+        "CHUNKWISE_DATA_DIR": str(root),
+        "CHUNKWISE_DATABASE_URL": given.resolved_database_url,
+        "CHUNKWISE_AUTH_ENABLED": "true",
+        "CHUNKWISE_REGISTER_RATE_LIMIT": "1000/minute",
+        "CHUNKWISE_LOGIN_IP_RATE_LIMIT": "1000/minute",
+        **settings,
+    }
+    return given, env
+
+
 @pytest.fixture
 def serve(tmp_path: Path, memory_celery: Celery) -> ServeInProcess:
     """`with serve(**settings) as api:` an in-process API (`tests/api/in_process.py`)."""

@@ -22,9 +22,8 @@ import pytest
 from chunkwise.api import create_app
 from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
-from chunkwise.launcher import free_port
 from chunkwise.store import Store, jobs
-from tests.api.conftest import api_process
+from tests.api.conftest import accounts_on, api_process
 
 API = Path(__file__).parents[2] / "src" / "chunkwise" / "api"
 PASSWORD = "correct horse battery staple"
@@ -110,22 +109,13 @@ class LiveApi:
 def live_api(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     """`chunkwise api` in a process of its own, accounts on, JOB_LIMIT jobs a minute per
     user; 127.0.0.1 is a trusted proxy, so each demo test names a client IP of its own."""
-    root = tmp_path_factory.mktemp("guard")
-    settings = Settings(
-        data_dir=root,
-        broker_url=broker.url,
-        database_url=f"sqlite:///{root / 'store.db'}",
-        api_port=free_port(),
+    settings, env = accounts_on(
+        broker,
+        tmp_path_factory.mktemp("guard"),
+        CHUNKWISE_JOB_RATE_LIMIT=f"{JOB_LIMIT}/minute",
+        CHUNKWISE_DEMO_RATE_LIMIT="2/minute",
+        CHUNKWISE_TRUSTED_PROXIES="127.0.0.1",
     )
-    env = {
-        "CHUNKWISE_DATA_DIR": str(root),
-        "CHUNKWISE_AUTH_ENABLED": "true",
-        "CHUNKWISE_JOB_RATE_LIMIT": f"{JOB_LIMIT}/minute",
-        "CHUNKWISE_DEMO_RATE_LIMIT": "2/minute",
-        "CHUNKWISE_REGISTER_RATE_LIMIT": "1000/minute",
-        "CHUNKWISE_LOGIN_IP_RATE_LIMIT": "1000/minute",
-        "CHUNKWISE_TRUSTED_PROXIES": "127.0.0.1",
-    }
     store = Store(settings.resolved_database_url)
     try:
         with api_process(settings, env) as http:

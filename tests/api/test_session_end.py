@@ -15,10 +15,9 @@ import httpx
 import pytest
 
 from chunkwise.api.accounts.caller import CSRF_COOKIE, SESSION_COOKIE
-from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
-from chunkwise.launcher import chunkwise_argv, free_port
-from tests.api.conftest import api_process
+from chunkwise.launcher import chunkwise_argv
+from tests.api.conftest import accounts_on, api_process
 
 pytestmark = pytest.mark.integration
 
@@ -40,20 +39,7 @@ class LiveApi:
 @pytest.fixture(scope="module")
 def api(broker: EmbeddedBroker, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApi]:
     """`chunkwise api` in a process of its own, accounts on, any number of accounts."""
-    root = tmp_path_factory.mktemp("sessions")
-    settings = Settings(
-        data_dir=root,
-        broker_url=broker.url,
-        database_url=f"sqlite:///{root / 'store.db'}",
-        api_port=free_port(),
-    )
-    env = {
-        "CHUNKWISE_DATA_DIR": str(root),
-        "CHUNKWISE_DATABASE_URL": settings.resolved_database_url,
-        "CHUNKWISE_AUTH_ENABLED": "true",
-        "CHUNKWISE_REGISTER_RATE_LIMIT": "1000/minute",
-        "CHUNKWISE_LOGIN_IP_RATE_LIMIT": "1000/minute",
-    }
+    settings, env = accounts_on(broker, tmp_path_factory.mktemp("sessions"))
     with api_process(settings, env) as http:
         yield LiveApi(http, env)
 

@@ -14,10 +14,8 @@ import httpx
 import pytest
 
 from chunkwise.api.accounts import credentials
-from chunkwise.config import Settings
 from chunkwise.embedded_broker import EmbeddedBroker
-from chunkwise.launcher import free_port
-from tests.api.conftest import api_process
+from tests.api.conftest import accounts_on, api_process
 from tests.api.in_process import ServeInProcess
 
 PASSWORD = "correct horse battery staple"
@@ -31,21 +29,14 @@ def http(
 ) -> Iterator[httpx.Client]:
     """`chunkwise api` in its own process, accounts on, with small sign-in limits; it
     trusts 127.0.0.1 as a proxy, so each test names client addresses of its own."""
-    root = tmp_path_factory.mktemp("sign-in")
-    settings = Settings(
-        data_dir=root,
-        broker_url=broker.url,
-        database_url=f"sqlite:///{root / 'store.db'}",
-        api_port=free_port(),
+    settings, env = accounts_on(
+        broker,
+        tmp_path_factory.mktemp("sign-in"),
+        CHUNKWISE_LOGIN_RATE_LIMIT=f"{PER_ACCOUNT}/minute",
+        CHUNKWISE_LOGIN_IP_RATE_LIMIT=f"{PER_IP}/minute",
+        CHUNKWISE_REGISTER_RATE_LIMIT=f"{REGISTRATIONS}/minute",
+        CHUNKWISE_TRUSTED_PROXIES="127.0.0.1",
     )
-    env = {
-        "CHUNKWISE_DATA_DIR": str(root),
-        "CHUNKWISE_AUTH_ENABLED": "true",
-        "CHUNKWISE_LOGIN_RATE_LIMIT": f"{PER_ACCOUNT}/minute",
-        "CHUNKWISE_LOGIN_IP_RATE_LIMIT": f"{PER_IP}/minute",
-        "CHUNKWISE_REGISTER_RATE_LIMIT": f"{REGISTRATIONS}/minute",
-        "CHUNKWISE_TRUSTED_PROXIES": "127.0.0.1",
-    }
     with api_process(settings, env) as client:
         yield client
 

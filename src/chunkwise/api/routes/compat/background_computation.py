@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from chunkwise.api.accounts.anonymous import seed_caller
 from chunkwise.api.accounts.caller import Caller
 from chunkwise.api.routes.compat.errors import ErrorShape, detail_body
+from chunkwise.api.routes.compat.kinds import require_kind
 from chunkwise.api.routes.demo import ANYONE, check_demo_limits
 from chunkwise.api.routes.events import job_events
 from chunkwise.api.routes.jobs import (
@@ -31,7 +32,6 @@ from chunkwise.api.routes.jobs import (
     make_job,
     parse_job_id,
 )
-from chunkwise.errors import JobConflictError
 from chunkwise.schemas import JobCreate
 from chunkwise.store import Job
 
@@ -147,11 +147,8 @@ def _accepted(job: Job) -> JSONResponse:
 
 async def _view(request: Request, job_id: str, caller: Caller, *, demo: bool) -> SumJobView:
     job = await job_answer(request, parse_job_id(job_id), caller, demo=demo)
-    if job["kind"] != KIND:
-        where = f"/api/demo/jobs/{job_id}" if demo else f"/api/jobs/{job_id}"
-        raise JobConflictError(
-            f"job {job_id} is a {job['kind']} job, not a sum of 1..n; read it at GET {where}"
-        )
+    where = f"/api/demo/jobs/{job_id}" if demo else f"/api/jobs/{job_id}"
+    require_kind(job, kind=KIND, job_id=job_id, what="a sum of 1..n", where=where)
     status = STATUS[job["state"]]
     done, total = job["progress"]["completed"], job["progress"]["total"]
     result = job["result"]["sum"] if status == "completed" and job["result"] else None

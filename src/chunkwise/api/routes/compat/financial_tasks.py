@@ -24,8 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from chunkwise.api.accounts.anonymous import seed_caller
 from chunkwise.api.accounts.caller import Caller
 from chunkwise.api.routes.compat.errors import ErrorShape
+from chunkwise.api.routes.compat.kinds import require_kind
 from chunkwise.api.routes.jobs import JobOrder, job_answer, make_job
-from chunkwise.errors import JobConflictError, JobNotFoundError
+from chunkwise.errors import JobNotFoundError
 from chunkwise.logs import LOG_CONTEXT
 from chunkwise.store import Job, Store, jobs
 
@@ -142,11 +143,7 @@ def _router(prefix: str) -> APIRouter:
         except ValueError:
             raise JobNotFoundError(f"no task with id {task_id}") from None
         job = await job_answer(request, job_id, caller)
-        if job["kind"] != KIND:
-            raise JobConflictError(
-                f"job {task_id} is a {job['kind']} job, not a projection; "
-                f"read it at GET /api/jobs/{task_id}"
-            )
+        require_kind(job, kind=KIND, job_id=task_id, what="a projection")
         priority = await run_in_threadpool(_priority, state.store, job_id)
         duration = job.get("duration_sec")
         ended = job["finished_at"] is not None

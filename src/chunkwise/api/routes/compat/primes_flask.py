@@ -21,8 +21,9 @@ from chunkwise.api.accounts.anonymous import seed_caller
 from chunkwise.api.accounts.caller import Caller
 from chunkwise.api.item_pages import item_page
 from chunkwise.api.routes.compat.errors import ErrorShape, message_body
+from chunkwise.api.routes.compat.kinds import require_kind
 from chunkwise.api.routes.jobs import JobOrder, job_answer, make_job
-from chunkwise.errors import InvalidJobError, JobConflictError, JobNotFoundError
+from chunkwise.errors import InvalidJobError, JobNotFoundError
 from chunkwise.store import Job, jobs
 from chunkwise.store import compat as compat_rows
 
@@ -111,11 +112,7 @@ async def result(job_id: str, request: Request, caller: SeedCallerDep) -> Respon
     except ValueError:
         raise JobNotFoundError(f"no job with id {job_id}") from None
     body = await job_answer(request, parsed, caller)
-    if body["kind"] != KIND:
-        raise JobConflictError(
-            f"job {job_id} is a {body['kind']} job, not a list of primes; "
-            f"read it at GET /api/jobs/{job_id}"
-        )
+    require_kind(body, kind=KIND, job_id=job_id, what="a list of primes")
     if body["state"] == "FAILURE":
         return _message(500, f"the job failed: {body['error']}")
     if body["state"] == "CANCELLED":
