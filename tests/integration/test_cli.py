@@ -234,8 +234,11 @@ def test_ctrl_c_while_watching_asks_whether_to_cancel(live: LiveSystem, answer: 
     else:
         assert watcher.returncode == 130
         assert f"job {job_id} keeps running" in out
-        assert live.job(job_id)["state"] in ("STARTED", "PROGRESS")
-        assert live.http.post(f"/api/jobs/{job_id}/cancel").status_code == 200
+        # Not cancelled: still running, or (on a machine slowed by other work) done since.
+        state = live.job(job_id)["state"]
+        assert state in ("STARTED", "PROGRESS", "SUCCESS")
+        if state != "SUCCESS":
+            assert live.http.post(f"/api/jobs/{job_id}/cancel").status_code in (200, 409)
 
 
 def test_login_keeps_a_private_token_that_submit_sends_and_logout_ends(
