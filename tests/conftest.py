@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from chunkwise.config import Settings
 from chunkwise.store import Store
+from tests.api.in_process import Api, ServeInProcess, serving_in_process
 from tests.memory_broker import empty_queue, memory_celery_app
 from tests.store.conftest import POSTGRES_URL
 
@@ -41,6 +42,19 @@ def memory_celery() -> Iterator[Celery]:
     yield app
     empty_queue(app)
     app.close()
+
+
+@pytest.fixture
+def serve(tmp_path: Path, memory_celery: Celery) -> ServeInProcess:
+    """`with serve(**settings) as api:` an in-process API (`tests/api/in_process.py`)."""
+    return serving_in_process(tmp_path, memory_celery)
+
+
+@pytest.fixture
+def api(serve: ServeInProcess) -> Iterator[Api]:
+    """An in-process API with the default settings."""
+    with serve() as served:
+        yield served
 
 
 @pytest.fixture

@@ -14,7 +14,9 @@ class TcpProxy(Service):
     """Forwards connections on a free 127.0.0.1 port to `target`, until `cut()`.
 
     While cut, every open connection is closed and new ones are closed as soon as they are
-    accepted, as when a database host reboots; `restore()` forwards again.
+    accepted, as when a database host reboots; `restore()` forwards again. While paused,
+    connections stay open and no byte passes, as with a server that stopped answering
+    (SIGSTOP); `resume()` lets them flow again.
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
@@ -24,6 +26,8 @@ class TcpProxy(Service):
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._cut = threading.Event()
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
 
@@ -41,6 +45,12 @@ class TcpProxy(Service):
 
     def restore(self) -> None:
         self._cut.clear()
+
+    def pause(self) -> None:
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        self._flowing.set()
 
     def _close_all(self) -> None:
         with self._lock:
@@ -73,6 +83,7 @@ class TcpProxy(Service):
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass

@@ -15,7 +15,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from celery import Celery
 
 from chunkwise.api import create_app
 from chunkwise.config import Settings
@@ -23,7 +22,6 @@ from chunkwise.embedded_broker import EmbeddedBroker
 from chunkwise.launcher import api_answers, api_argv, free_port
 from chunkwise.store import Store
 from chunkwise.supervisor import ProcessGroup
-from tests.api.in_process import Api, ServeInProcess, serving_in_process
 from tests.waiting import wait_for
 
 
@@ -121,16 +119,3 @@ def accounts_on(
         **settings,
     }
     return given, env
-
-
-@pytest.fixture
-def serve(tmp_path: Path, memory_celery: Celery) -> ServeInProcess:
-    """`with serve(**settings) as api:` an in-process API (`tests/api/in_process.py`)."""
-    return serving_in_process(tmp_path, memory_celery)
-
-
-@pytest.fixture
-def api(serve: ServeInProcess) -> Iterator[Api]:
-    """An in-process API with the default settings."""
-    with serve() as served:
-        yield served

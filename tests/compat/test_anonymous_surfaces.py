@@ -5,23 +5,14 @@ and the same admission and quota as any job, and no one else's jobs are theirs t
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
-
-import pytest
-from celery import Celery
 
 from chunkwise.api.accounts.anonymous import ANONYMOUS_OWNER
 from chunkwise.store import jobs
-from tests.api.in_process import Api, ServeInProcess, serving_in_process
+from tests.api.in_process import Api, ServeInProcess
 
 PASSWORD = "a long passphrase"
 PROJECTION = {"data": {"amount": 10_000, "rate": 0.05, "paths": 1000}}
 TASK = {"task_type": "compute", "task_data": {"limit": 1000}}
-
-
-@pytest.fixture
-def serve(tmp_path: Path, memory_celery: Celery) -> ServeInProcess:
-    return serving_in_process(tmp_path, memory_celery)
 
 
 def signed_in(api: Api, email: str) -> dict[str, str]:

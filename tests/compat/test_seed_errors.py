@@ -7,30 +7,15 @@ In-process API (tests/api/in_process.py): chunks are computed here, as a worker 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-from celery import Celery
 from httpx import Response
 
 from chunkwise.engine import ChunkRunner
-from tests.api.in_process import Api, ServeInProcess, serving_in_process
+from tests.api.in_process import Api, ServeInProcess
 from tests.memory_broker import take_published
 
 PROJECTION = {"data": {"amount": 10_000, "rate": 0.05, "paths": 1000}}
-
-
-@pytest.fixture
-def serve(tmp_path: Path, memory_celery: Celery) -> ServeInProcess:
-    return serving_in_process(tmp_path, memory_celery)
-
-
-@pytest.fixture
-def api(serve: ServeInProcess) -> Iterator[Api]:
-    with serve() as served:
-        yield served
 
 
 def seed_002_error(answer: Response, status: int, code: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ job's id, or a 503 naming the broker and nothing is kept; once the broker answer
 submits work again and the chunks published into the pause make no job.
 
 The embedded Valkey is paused by its pid (from its PID file); RabbitMQ, shared by other
-tests, is paused by a proxy in front of it that stops passing bytes.
+tests, is paused by a proxy in front of it that stops passing bytes (`TcpProxy.pause`).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -47,34 +45,6 @@ SUBMITS = {
     "/api/jobs": {"kind": "sum_range", "params": {"n": 1000}, "chunks": 4},
     "/api/count-primes": {"n": 20000, "chunks": 4},  # seed 000
 }
-
-
-class PausableProxy(TcpProxy):
-    """A TcpProxy that can stop passing bytes while keeping every connection open, as a
-    paused broker does."""
-
-    def __init__(self, target_host: str, target_port: int) -> None:
-        super().__init__(target_host, target_port)
-        self._flowing = threading.Event()
-        self._flowing.set()
-
-    def pause(self) -> None:
-        self._flowing.clear()
-
-    def resume(self) -> None:
-        self._flowing.set()
-
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
-        try:
-            while data := source.recv(65536):
-                self._flowing.wait()
-                sink.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for sock in (source, sink):
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
 
 
 @pytest.fixture(autouse=True)
@@ -176,7 +146,7 @@ def test_a_paused_rabbitmq_gets_an_answer_in_time_and_nothing_half_made(
     amqp = httpx.URL(AMQP_URL)
     queue = f"chunkwise-test-{uuid.uuid4().hex[:12]}"
     monkeypatch.setenv("CHUNKWISE_CHUNK_QUEUE", queue)  # a queue of its own on the shared server
-    with PausableProxy(amqp.host, amqp.port or 5672) as proxy:
+    with TcpProxy(amqp.host, amqp.port or 5672) as proxy:
         settings = settings_for(tmp_path, str(amqp.copy_with(port=proxy.port)), chunk_queue=queue)
         try:
             with api_process(settings) as http:
