@@ -74,7 +74,8 @@ async def current_caller(request: Request) -> Caller:
     if account is None:
         raise AuthenticationError("the token is invalid, expired or revoked")
     if from_cookie and request.method not in SAFE_METHODS:
-        await run_in_threadpool(_check_csrf, request, token, state.signing_key)
+        # An HMAC, no I/O: the key was read with the account, on the pool thread above.
+        _check_csrf(request, token, state.signing_key)
     return Caller(account, auth_on=auth_on)
 
 
